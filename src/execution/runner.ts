@@ -1,0 +1,116 @@
+import pRetry from 'p-retry';
+import { type ExecutionErrorCode, isOrchestrationError } from '../errors.js';
+
+/** How one execution is attempted. */
+export interface AttemptOptions {
+  /** Retries after the first attempt. */
+  retries: number;
+  /** Limit of each attempt; its signal aborts then. */
+  timeoutMs: number;
+  /** Stops everything (no further attempts) when aborted. */
+  signal?: AbortSignal;
+  /** First backoff delay; doubles per retry. @default 50 */
+  minBackoffMs?: number;
+  /** @default 2000 */
+  maxBackoffMs?: number;
+  /** Whether a timed-out attempt may be retried (it may have had effects). @default true */
+  retryTimeouts?: boolean;
+}
+
+/** The outcome of all attempts. */
+export type AttemptOutcome =
+  | { ok: true; value: unknown; attempts: number }
+  | { ok: false; error: { code: ExecutionErrorCode; message: string }; attempts: number };
+
+class AttemptTimeout extends Error {
+  constructor(ms: number) {
+    super(`The tool did not finish within ${ms} ms.`);
+    this.name = 'AttemptTimeout';
+  }
+}
+
+class Stopped extends Error {
+  constructor(readonly original: unknown) {
+    super('stopped');
+  }
+}
+
+function isNonRetryable(err: unknown): boolean {
+  if (isOrchestrationError(err)) {
+    if (err.code === 'REMOTE_ERROR' || err.code === 'STORE_ERROR') return err.details.retryable === false;
+    return err.code !== 'TIMEOUT';
+  }
+  return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;
+}
+
+function describeError(err: unknown): { code: ExecutionErrorCode; message: string } {
+  if (err instanceof AttemptTimeout) return { code: 'TIMEOUT', message: err.message };
+  if (isOrchestrationError(err)) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'HANDLER_ERROR', message: err.message || err.name };
+  return { code: 'HANDLER_ERROR', message: typeof err === 'string' ? err : 'The tool threw a non-Error value.' };
+}
+
+/**
+ * Runs `attempt` with a per-attempt timeout (its signal aborts) and exponential backoff retries
+ * (p-retry). Never throws: a failure is in the outcome. A handler that ignores its signal keeps
+ * running in the background after its timeout; its late result is ignored.
+ */
+export async function runAttempts(
+  attempt: (ctx: { signal: AbortSignal; attempt: number }) => Promise<unknown>,
+  opts: AttemptOptions,
+): Promise<AttemptOutcome> {
+  let attempts = 0;
+  const one = async (n: number): Promise<unknown> => {
+    attempts = n;
+    if (opts.signal?.aborted) throw new Stopped(opts.signal.reason);
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new AttemptTimeout(opts.timeoutMs);
+        controller.abort(err);
+        reject(err);
+      }, opts.timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => attempt({ signal: controller.signal, attempt: n })),
+        timeout,
+      ]);
+    } catch (err) {
+      if (opts.signal?.aborted) throw new Stopped(err);
+      if (err instanceof AttemptTimeout && opts.retryTimeouts === false) throw new Stopped(err);
+      if (isNonRetryable(err)) throw new Stopped(err);
+      // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
+      if (!(err instanceof Error) || err instanceof TypeError) throw new WrappedFailure(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onOuterAbort);
+    }
+  };
+  try {
+    const value = await pRetry(one, {
+      retries: opts.retries,
+      factor: 2,
+      minTimeout: opts.minBackoffMs ?? 50,
+      maxTimeout: opts.maxBackoffMs ?? 2000,
+      randomize: true,
+      shouldRetry: ({ error }) => !(error instanceof Stopped),
+    });
+    return { ok: true, value, attempts };
+  } catch (err) {
+    let cause: unknown = err;
+    if (cause instanceof Stopped) cause = cause.original;
+    if (cause instanceof WrappedFailure) cause = cause.original;
+    return { ok: false, error: describeError(cause), attempts: Math.max(attempts, 1) };
+  }
+}
+
+class WrappedFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}

@@ -1,0 +1,185 @@
+import { createSealer } from './audit/chain.js';
+import { DEFAULT_POLICY } from './domain/policy.js';
+import type { DomainEvent } from './domain/workflows.js';
+import { isOrchestrationError, OrchestrationError } from './errors.js';
+import type { Executor, ToolDescription } from './execution/executor.js';
+import type { AuditDraft, AuditSealer, EntityKind, EntityMap, Store, Write } from './stores/store.js';
+import type { AuditEvent, EntityType, Policy } from './types.js';
+import { newId } from './util/ids.js';
+
+/** How many times a read-modify-write is retried after losing a version race. */
+const MAX_CAS_ATTEMPTS = 50;
+
+/** A store write plus the records that describe it, before commit. */
+export interface Mutation {
+  writes: Write[];
+  drafts: AuditDraft[];
+}
+
+/**
+ * The internals every operation shares: clock, store access, the commit path (entity writes and
+ * their audit records together), optimistic retries, policy loading and event publication.
+ * Not part of the public API.
+ */
+export class Kernel {
+  readonly seal: AuditSealer;
+  private ready: Promise<void> | undefined;
+  private cachedPolicy: Policy;
+  private readonly initialPolicy: Policy;
+  /** Aborted on close: running handlers see it through their signal. */
+  readonly lifetime = new AbortController();
+
+  constructor(
+    readonly store: Store,
+    readonly executor: Executor,
+    readonly clock: () => Date,
+    initialPolicy: Policy,
+    readonly auditEnabled: boolean,
+    signingKey: string | undefined,
+    private readonly publish: (events: AuditEvent[]) => void,
+  ) {
+    this.seal = createSealer(signingKey);
+    this.initialPolicy = initialPolicy;
+    this.cachedPolicy = initialPolicy;
+  }
+
+  /** Initialises the store and loads a saved policy, once. */
+  init(): Promise<void> {
+    if (this.ready === undefined) {
+      this.ready = (async () => {
+        await this.guardStore(() => this.store.init());
+        const saved = await this.guardStore(() => this.store.get('policy', 'policy'));
+        if (saved !== undefined) this.cachedPolicy = { ...DEFAULT_POLICY, ...saved.policy };
+      })();
+      this.ready.catch(() => {
+        this.ready = undefined; // let the next call try again
+      });
+    }
+    return this.ready;
+  }
+
+  now(): Date {
+    return this.clock();
+  }
+
+  /** The policy in force. Shared stores are re-read so that every instance sees updates. */
+  async policy(): Promise<Policy> {
+    if (this.store.capabilities.shared) {
+      const saved = await this.guardStore(() => this.store.get('policy', 'policy'));
+      this.cachedPolicy = saved === undefined ? this.initialPolicy : { ...DEFAULT_POLICY, ...saved.policy };
+    }
+    return this.cachedPolicy;
+  }
+
+  /** Forgets a saved policy (after clearAllData). */
+  resetPolicy(): void {
+    this.cachedPolicy = this.initialPolicy;
+  }
+
+  rememberPolicy(p: Policy): void {
+    this.cachedPolicy = p;
+  }
+
+  /** An audit draft for `event` about an entity. */
+  draft(
+    event: DomainEvent,
+    entityType: EntityType,
+    entityId: string,
+    actorId: string | undefined,
+    timestamp: string,
+  ): AuditDraft {
+    return {
+      id: newId('evt'),
+      eventType: event.type,
+      entityType,
+      entityId,
+      ...(actorId !== undefined ? { actorId } : {}),
+      timestamp,
+      details: event.details,
+    };
+  }
+
+  /** Reads an entity or throws NOT_FOUND with `hint` as what to do. */
+  async load<K extends EntityKind>(kind: K, id: string, hint: string): Promise<EntityMap[K]> {
+    const e = await this.guardStore(() => this.store.get(kind, id));
+    if (e === undefined)
+      throw new OrchestrationError('NOT_FOUND', `${label(kind)} '${id}' not found. ${hint}`, { kind, id });
+    return e;
+  }
+
+  /**
+   * Commits writes and their audit records atomically and publishes the records.
+   * Returns the conflict when the store refused the change (nothing was written).
+   */
+  async commit(
+    m: Mutation,
+  ): Promise<{ ok: true; events: AuditEvent[] } | { ok: false; conflict: import('./stores/store.js').CommitConflict }> {
+    const drafts = this.auditEnabled ? m.drafts : [];
+    const r = await this.guardStore(() => this.store.commit({ writes: m.writes, audit: drafts, seal: this.seal }));
+    if (!r.ok) return r;
+    const events = this.auditEnabled ? r.events : m.drafts.map((d) => ({ ...d, seq: 0, prevHash: '', hash: '' }));
+    this.publish(events);
+    return { ok: true, events };
+  }
+
+  /**
+   * Read-modify-write of one entity with optimistic concurrency: `apply` gets the current entity and
+   * returns the change (or throws a domain error); a lost version race re-reads and re-applies.
+   */
+  async mutate<K extends EntityKind, R>(
+    kind: K,
+    id: string,
+    hint: string,
+    apply: (current: EntityMap[K]) => Promise<{ mutation: Mutation; result: R }> | { mutation: Mutation; result: R },
+  ): Promise<R> {
+    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+      const current = await this.load(kind, id, hint);
+      const { mutation, result } = await apply(current);
+      const r = await this.commit(mutation);
+      if (r.ok) return result;
+      if (r.conflict.reason !== 'version' && r.conflict.reason !== 'missing') {
+        throw new OrchestrationError(
+          'CONFLICT',
+          `The change to ${kind} '${id}' conflicts with existing data (${r.conflict.reason}).`,
+          {
+            conflict: r.conflict,
+          },
+        );
+      }
+      await new Promise((res) => setTimeout(res, Math.min(50, i * 2)));
+    }
+    throw new OrchestrationError(
+      'STORE_ERROR',
+      `Gave up changing ${kind} '${id}' after ${MAX_CAS_ATTEMPTS} concurrent updates won the race. Retry the call.`,
+      { kind, id, retryable: true },
+    );
+  }
+
+  /** What the executor knows of a tool (undefined: unknown, or the executor cannot tell). */
+  async describe(tool: string): Promise<{ known: boolean; description: ToolDescription | undefined }> {
+    if (typeof this.executor.describe !== 'function') return { known: true, description: undefined };
+    const d = await this.executor.describe(tool);
+    return { known: d !== undefined, description: d };
+  }
+
+  /** Runs a store call; anything but an OrchestrationError becomes a STORE_ERROR. */
+  async guardStore<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isOrchestrationError(err)) throw err;
+      throw new OrchestrationError(
+        'STORE_ERROR',
+        `The store failed: ${err instanceof Error ? err.message : String(err)}. Check the database and retry.`,
+        { retryable: false },
+        { cause: err },
+      );
+    }
+  }
+}
+
+function label(kind: EntityKind): string {
+  return { actor: 'Actor', workflow: 'Workflow', proposal: 'Proposal', action: 'Action proposal', policy: 'Policy' }[
+    kind
+  ];
+}

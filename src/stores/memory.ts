@@ -1,0 +1,278 @@
+import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
+import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
+import { SortedIdIndex } from './sorted-index.js';
+import type {
+  AnyEntity,
+  AuditQuery,
+  Change,
+  CommitResult,
+  EntityKind,
+  EntityMap,
+  EntityQuery,
+  Store,
+  StoreCapabilities,
+} from './store.js';
+
+const KINDS: EntityKind[] = ['actor', 'workflow', 'proposal', 'action', 'policy'];
+
+interface KindTable {
+  rows: Map<string, AnyEntity>;
+  all: SortedIdIndex;
+  /** `field\0value` -> ids */
+  indexes: Map<string, SortedIdIndex>;
+  byStatus: Map<string, number>;
+}
+
+const clone: <T>(v: T) => T = structuredClone;
+
+/**
+ * The default store: everything in process memory, lost on exit. Queries are answered from
+ * per-value sorted indexes, so a page costs the same among a thousand or a million entities.
+ * Entities are copied in and out, so callers cannot change stored state by mutating results.
+ */
+export class MemoryStore implements Store {
+  readonly capabilities: StoreCapabilities = { durable: false, shared: false, notifications: false };
+
+  private tables = new Map<EntityKind, KindTable>();
+  private unique = new Map<string, string>();
+  private audit: AuditEvent[] = [];
+  private auditSeqById = new Map<string, number>();
+  /** `field\0value` -> seqs in order */
+  private auditIndexes = new Map<string, number[]>();
+  private auditCounts = new Map<string, number>();
+  private auditMonotonic = true;
+
+  constructor() {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.tables = new Map();
+    for (const k of KINDS) {
+      this.tables.set(k, { rows: new Map(), all: new SortedIdIndex(), indexes: new Map(), byStatus: new Map() });
+    }
+    this.unique = new Map();
+    this.audit = [];
+    this.auditSeqById = new Map();
+    this.auditIndexes = new Map();
+    this.auditCounts = new Map();
+    this.auditMonotonic = true;
+  }
+
+  private table(kind: EntityKind): KindTable {
+    return this.tables.get(kind) as KindTable;
+  }
+
+  async init(): Promise<void> {}
+
+  async get<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined> {
+    const row = this.table(kind).rows.get(id);
+    return row === undefined ? undefined : (clone(row) as EntityMap[K]);
+  }
+
+  async getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined> {
+    const id = this.unique.get(`${kind}\0${key}\0${value}`);
+    return id === undefined ? undefined : this.get(kind, id);
+  }
+
+  async query<K extends EntityKind>(kind: K, q: EntityQuery): Promise<EntityMap[K][]> {
+    const t = this.table(kind);
+    let driver: SortedIdIndex = t.all;
+    const others: SortedIdIndex[] = [];
+    for (const [field, value] of q.filters) {
+      const idx = t.indexes.get(`${field}\0${value}`);
+      if (idx === undefined) return [];
+      others.push(idx);
+    }
+    if (others.length > 0) {
+      others.sort((a, b) => a.size - b.size);
+      driver = others.shift() as SortedIdIndex;
+    }
+    const accept = others.length === 0 ? undefined : (id: string) => others.every((o) => o.has(id));
+    return driver.page(q.after, q.limit, accept).map((id) => clone(t.rows.get(id)) as EntityMap[K]);
+  }
+
+  async count(kind: EntityKind): Promise<StatusCounts> {
+    const t = this.table(kind);
+    const byStatus: Record<string, number> = {};
+    for (const [s, n] of t.byStatus) if (n > 0) byStatus[s] = n;
+    return { total: t.rows.size, byStatus };
+  }
+
+  async commit(change: Change): Promise<CommitResult> {
+    // Check every precondition before touching anything: the commit is all or nothing.
+    const claimed = new Map<string, string>();
+    for (const w of change.writes) {
+      const t = this.table(w.kind);
+      const current = t.rows.get(w.entity.id);
+      if (w.expectedVersion === undefined) {
+        if (current !== undefined) return { ok: false, conflict: { kind: w.kind, id: w.entity.id, reason: 'exists' } };
+      } else {
+        if (current === undefined) return { ok: false, conflict: { kind: w.kind, id: w.entity.id, reason: 'missing' } };
+        if (current.version !== w.expectedVersion) {
+          return { ok: false, conflict: { kind: w.kind, id: w.entity.id, reason: 'version' } };
+        }
+      }
+      for (const [key, value] of uniqueKeys(w.kind, w.entity)) {
+        const k = `${w.kind}\0${key}\0${value}`;
+        const owner = this.unique.get(k) ?? claimed.get(k);
+        if (owner !== undefined && owner !== w.entity.id) {
+          return { ok: false, conflict: { kind: w.kind, id: w.entity.id, reason: 'unique', key } };
+        }
+        claimed.set(k, w.entity.id);
+      }
+    }
+    for (const w of change.writes) this.put(w.kind, clone(w.entity));
+    return { ok: true, events: this.appendAudit(change) };
+  }
+
+  private put(kind: EntityKind, entity: AnyEntity): void {
+    const t = this.table(kind);
+    const old = t.rows.get(entity.id);
+    if (old !== undefined) {
+      for (const [f, v] of indexEntries(kind, old)) t.indexes.get(`${f}\0${v}`)?.delete(old.id);
+      for (const [key, value] of uniqueKeys(kind, old)) this.unique.delete(`${kind}\0${key}\0${value}`);
+      const s = statusOf(old);
+      if (s !== undefined) t.byStatus.set(s, (t.byStatus.get(s) ?? 1) - 1);
+    }
+    t.rows.set(entity.id, entity);
+    t.all.add(entity.id);
+    for (const [f, v] of indexEntries(kind, entity)) {
+      const k = `${f}\0${v}`;
+      let idx = t.indexes.get(k);
+      if (idx === undefined) {
+        idx = new SortedIdIndex();
+        t.indexes.set(k, idx);
+      }
+      idx.add(entity.id);
+    }
+    for (const [key, value] of uniqueKeys(kind, entity)) this.unique.set(`${kind}\0${key}\0${value}`, entity.id);
+    const s = statusOf(entity);
+    if (s !== undefined) t.byStatus.set(s, (t.byStatus.get(s) ?? 0) + 1);
+  }
+
+  private appendAudit(change: Change): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    for (const draft of change.audit) {
+      const prev = this.audit[this.audit.length - 1];
+      const event = change.seal(draft, prev ? { seq: prev.seq, hash: prev.hash } : null);
+      if (prev !== undefined && event.timestamp < prev.timestamp) this.auditMonotonic = false;
+      this.audit.push(event);
+      this.auditSeqById.set(event.id, event.seq);
+      this.auditCounts.set(event.eventType, (this.auditCounts.get(event.eventType) ?? 0) + 1);
+      this.indexAudit('eventType', event.eventType, event.seq);
+      this.indexAudit('entityType', event.entityType, event.seq);
+      this.indexAudit('entityId', event.entityId, event.seq);
+      if (event.actorId !== undefined) this.indexAudit('actorId', event.actorId, event.seq);
+      out.push(clone(event));
+    }
+    return out;
+  }
+
+  private indexAudit(field: string, value: string, seq: number): void {
+    const k = `${field}\0${value}`;
+    const list = this.auditIndexes.get(k);
+    if (list === undefined) this.auditIndexes.set(k, [seq]);
+    else list.push(seq);
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
+    const lists: number[][] = [];
+    for (const field of ['eventType', 'entityType', 'entityId', 'actorId'] as const) {
+      const value = q[field];
+      if (value === undefined) continue;
+      const list = this.auditIndexes.get(`${field}\0${value}`);
+      if (list === undefined) return [];
+      lists.push(list);
+    }
+    let minSeq = 1;
+    if (q.after !== undefined) {
+      const s = this.auditSeqById.get(q.after);
+      if (s === undefined) return [];
+      minSeq = s + 1;
+    }
+    if (q.from !== undefined && this.auditMonotonic) {
+      minSeq = Math.max(minSeq, this.firstSeqAtOrAfter(q.from));
+    }
+    const matches = (e: AuditEvent): boolean =>
+      (q.eventType === undefined || e.eventType === q.eventType) &&
+      (q.entityType === undefined || e.entityType === q.entityType) &&
+      (q.entityId === undefined || e.entityId === q.entityId) &&
+      (q.actorId === undefined || e.actorId === q.actorId) &&
+      (q.from === undefined || e.timestamp >= q.from) &&
+      (q.to === undefined || e.timestamp <= q.to);
+    const out: AuditEvent[] = [];
+    const pastEnd = (e: AuditEvent) => this.auditMonotonic && q.to !== undefined && e.timestamp > q.to;
+    if (lists.length === 0) {
+      for (let i = minSeq - 1; i < this.audit.length && out.length < q.limit; i++) {
+        const e = this.audit[i] as AuditEvent;
+        if (pastEnd(e)) break;
+        if (matches(e)) out.push(clone(e));
+      }
+      return out;
+    }
+    lists.sort((a, b) => a.length - b.length);
+    const driver = lists[0] as number[];
+    for (let i = lowerBoundNum(driver, minSeq); i < driver.length && out.length < q.limit; i++) {
+      const e = this.audit[(driver[i] as number) - 1] as AuditEvent;
+      if (pastEnd(e)) break;
+      if (matches(e)) out.push(clone(e));
+    }
+    return out;
+  }
+
+  private firstSeqAtOrAfter(ts: string): number {
+    let lo = 0;
+    let hi = this.audit.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.audit[mid] as AuditEvent).timestamp < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+
+  async readAudit(fromSeq: number, limit: number): Promise<AuditEvent[]> {
+    return this.audit.slice(Math.max(0, fromSeq - 1), Math.max(0, fromSeq - 1) + limit).map((e) => clone(e));
+  }
+
+  async auditHead(): Promise<AuditHead | null> {
+    const last = this.audit[this.audit.length - 1];
+    if (last === undefined) return null;
+    return last.signature === undefined
+      ? { seq: last.seq, hash: last.hash }
+      : { seq: last.seq, hash: last.hash, signature: last.signature };
+  }
+
+  async countAudit(eventType?: string): Promise<number> {
+    return eventType === undefined ? this.audit.length : (this.auditCounts.get(eventType) ?? 0);
+  }
+
+  async clear(change: Change): Promise<AuditEvent[]> {
+    this.reset();
+    for (const w of change.writes) this.put(w.kind, clone(w.entity));
+    return this.appendAudit(change);
+  }
+
+  async close(): Promise<void> {}
+
+  /**
+   * Direct access to the stored audit records, for tamper-detection tests only. Changing them
+   * breaks the chain on purpose.
+   * @internal
+   */
+  unsafeAuditRecords(): AuditEvent[] {
+    return this.audit;
+  }
+}
+
+function lowerBoundNum(list: number[], v: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
