@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { findChainBreak } from './audit/chain.js';
+import { checkSignature, findChainBreak } from './audit/chain.js';
 import { type AuditSink, type ConnectorConfig, connectorConfigSchema, type RemoteServer } from './config.js';
 import { checkDag } from './domain/dag.js';
 import { applyPolicyUpdate, DEFAULT_POLICY } from './domain/policy.js';
@@ -628,7 +628,6 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
     const head = i.head;
     if (head !== undefined) {
       if (this.signingKey !== undefined && head.signature !== undefined) {
-        const { checkSignature } = await import('./audit/chain.js');
         if (!checkSignature(head.hash, head.signature, this.signingKey)) {
           return { valid: false, count, firstInvalidSeq: head.seq, reason: 'the given head has a bad signature' };
         }
