@@ -21,7 +21,7 @@ export type {
   ToolDefinition,
   ToolDescription,
 } from './execution/executor.js';
-export { NonRetryableError } from './execution/executor.js';
+export { defineTool, NonRetryableError } from './execution/executor.js';
 export type { ParallelResult } from './execution/gate.js';
 export { ToolRegistry } from './execution/registry.js';
 export type { ForwardResult } from './execution/remote-gateway.js';

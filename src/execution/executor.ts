@@ -72,11 +72,24 @@ export interface ToolDefinition<P extends Record<string, unknown> = Record<strin
   description?: string;
   /** Zod schema of the params; validated at propose, edit and execute time. */
   schema?: z.ZodType<P>;
-  handler: (params: P, ctx: ExecutionContext) => unknown | Promise<unknown>;
+  /** Runs the call. Declared as a method so that a handler typed for its own params fits `Record<string, ToolDefinition>`. */
+  handler(params: P, ctx: ExecutionContext): unknown | Promise<unknown>;
   /** @default true (unless readOnly) */
   requiresApproval?: boolean;
   /** Read-only tools need no approval. @default false */
   readOnly?: boolean;
   /** Param paths shown as `[REDACTED]` in audit records, events and messages; the handler gets the real values. */
   redact?: string[];
+}
+
+/**
+ * Declares a local tool with its handler's params typed from its zod schema:
+ * `tools: { deploy: defineTool({ schema: z.object({ env: z.string() }), handler: ({ env }) => ... }) }`.
+ */
+export function defineTool<P extends Record<string, unknown>>(
+  def: ToolDefinition<P> & { schema: z.ZodType<P> },
+): ToolDefinition;
+export function defineTool(def: ToolDefinition): ToolDefinition;
+export function defineTool(def: ToolDefinition): ToolDefinition {
+  return def;
 }
