@@ -1,6 +1,6 @@
 import { OrchestrationError } from '../errors.js';
-import type { ActionProposal, ActionReview, Actor, ExecutionResult, ToolPolicy } from '../types.js';
-import type { DomainEvent } from './workflows.js';
+import type { ActionProposal, ActionReview, Actor, ExecutionResult, ToolPolicy, Workflow } from '../types.js';
+import { type DomainEvent, findStep } from './workflows.js';
 
 /** An action proposal after a rule, with the audit records it needs. */
 export interface ActionChange {
@@ -62,19 +62,13 @@ export interface ReviewRequest {
 }
 
 /**
- * Checks who may decide, then applies the decision (SPEC 5): stale `params_hash` -> CONFLICT; inactive
- * reviewer, self-review without `allow_self_approval`, role outside `reviewer_roles` -> FORBIDDEN; a
- * second approval of the same params -> CONFLICT. `approve`/`edit` approve at `approvalsRequired`
- * distinct approvals of the current params; `reject` rejects at once. Expiry is checked by the caller.
+ * Checks that a decision may be made, without applying it (SPEC 5): only a `pending` proposal
+ * (INVALID_STATE / EXPIRED); stale `params_hash` -> CONFLICT; inactive reviewer, self-review without
+ * `allow_self_approval`, role outside `reviewer_roles` -> FORBIDDEN; a second approval of the same
+ * params -> CONFLICT. Callers run it before validating edited params, so that a reviewer who may not
+ * decide learns that first, whatever the params.
  */
-export function review(
-  a: ActionProposal,
-  req: ReviewRequest,
-  rules: ToolPolicy,
-  ttlMs: number | undefined,
-  now: string,
-  nowMs: number,
-): ActionChange {
+export function assertMayReview(a: ActionProposal, req: Omit<ReviewRequest, 'edited'>, rules: ToolPolicy): void {
   if (a.status !== 'pending') throw stateError(a, 'reviewed');
   const who = req.reviewer.id;
   if (req.seenHash !== undefined && req.seenHash !== a.paramsHash) {
@@ -118,6 +112,22 @@ export function review(
       reviewerId: who,
     });
   }
+}
+
+/**
+ * Applies a decision after {@link assertMayReview}. `approve`/`edit` approve at `approvalsRequired`
+ * distinct approvals of the current params; `reject` rejects at once. Expiry is checked by the caller.
+ */
+export function review(
+  a: ActionProposal,
+  req: ReviewRequest,
+  rules: ToolPolicy,
+  ttlMs: number | undefined,
+  now: string,
+  nowMs: number,
+): ActionChange {
+  assertMayReview(a, req, rules);
+  const who = req.reviewer.id;
 
   const next: ActionProposal = { ...a, updatedAt: now, version: a.version + 1 };
   if (req.decision === 'edit' && req.edited !== undefined) {
@@ -225,4 +235,30 @@ export function cancel(a: ActionProposal, actorId: string, reason: string, now: 
 /** True when an `executing` proposal's lease ran out. */
 export function leaseExpired(a: ActionProposal, nowMs: number): boolean {
   return a.status === 'executing' && a.execution !== undefined && nowMs > Date.parse(a.execution.leaseExpiresAt);
+}
+
+/**
+ * Throws INVALID_STATE when a workflow takes no more actions: it is cancelled or completed, or the
+ * named step is already completed or skipped. Checked when an action is proposed and again before it
+ * runs, so that cancelling a workflow (or finishing a step by hand) stops its approved actions.
+ */
+export function assertWorkflowTakesAction(wf: Workflow, stepRef: string | undefined): void {
+  if (wf.status === 'cancelled' || wf.status === 'completed') {
+    throw new OrchestrationError('INVALID_STATE', `Workflow '${wf.id}' is ${wf.status}; it takes no more actions.`, {
+      workflowId: wf.id,
+      status: wf.status,
+    });
+  }
+  const step = stepRef === undefined ? undefined : findStep(wf, stepRef);
+  if (step !== undefined && (step.status === 'completed' || step.status === 'skipped')) {
+    throw new OrchestrationError(
+      'INVALID_STATE',
+      `Step '${step.name}' of workflow '${wf.id}' is already ${step.status}.`,
+      {
+        workflowId: wf.id,
+        step: step.name,
+        status: step.status,
+      },
+    );
+  }
 }

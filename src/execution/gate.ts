@@ -1,9 +1,12 @@
 import pLimit from 'p-limit';
 import type { z } from 'zod';
+import { canonicalJson } from '../audit/canonical.js';
 import { sha256Canonical } from '../audit/chain.js';
-import { redactParams } from '../audit/redact.js';
+import { redactParams, scrubSecrets } from '../audit/redact.js';
 import {
   approvalDeadline,
+  assertMayReview,
+  assertWorkflowTakesAction,
   cancel as cancelRule,
   claim,
   expire,
@@ -108,13 +111,7 @@ export class Gate {
     }
     if (i.workflow_id !== undefined) {
       const wf = await this.k.load('workflow', i.workflow_id, 'Check workflow_id.');
-      if (wf.status === 'cancelled' || wf.status === 'completed') {
-        throw new OrchestrationError(
-          'INVALID_STATE',
-          `Workflow '${wf.id}' is ${wf.status}; it takes no more actions.`,
-          { workflowId: wf.id },
-        );
-      }
+      assertWorkflowTakesAction(wf, undefined);
       if (i.step !== undefined) {
         const step = findStep(wf, i.step);
         if (step === undefined) {
@@ -127,12 +124,7 @@ export class Gate {
             },
           );
         }
-        if (step.status === 'completed' || step.status === 'skipped') {
-          throw new OrchestrationError('INVALID_STATE', `Step '${step.name}' is already ${step.status}.`, {
-            workflowId: wf.id,
-            step: step.name,
-          });
-        }
+        assertWorkflowTakesAction(wf, step.id);
         assertDependenciesMet(wf, step);
         stepId = step.id;
       }
@@ -209,14 +201,31 @@ export class Gate {
     return action;
   }
 
-  private sameProposal(existing: ActionProposal, i: In<typeof s.proposeActionInput>): ActionProposal {
-    if (existing.tool !== i.tool || existing.actorId !== i.actor_id) {
-      throw new OrchestrationError(
+  /**
+   * The proposal an `idempotency_key` already names, when the call repeats it: same tool, same actor
+   * and the same params as first proposed (compared after schema normalisation). Anything else is CONFLICT.
+   */
+  private async sameProposal(existing: ActionProposal, i: In<typeof s.proposeActionInput>): Promise<ActionProposal> {
+    const conflict = (what: string) =>
+      new OrchestrationError(
         'CONFLICT',
-        `idempotency_key '${i.idempotency_key}' already belongs to proposal '${existing.id}' for tool '${existing.tool}' by '${existing.actorId}'. Use a new key for a different call.`,
+        `idempotency_key '${i.idempotency_key}' already belongs to proposal '${existing.id}' ${what}. Use a new key for a different call.`,
         { proposalId: existing.id },
       );
+    if (existing.tool !== i.tool || existing.actorId !== i.actor_id) {
+      throw conflict(`for tool '${existing.tool}' by '${existing.actorId}'`);
     }
+    const first = sha256Canonical(existing.originalParams ?? existing.params);
+    const raw = i.params ?? {};
+    if (sha256Canonical(raw) === first) return existing;
+    let normalised: string | undefined;
+    try {
+      const description = (await this.k.describe(i.tool)).description;
+      normalised = sha256Canonical(this.checkParams(i.tool, raw, description, await this.k.policy()));
+    } catch {
+      // params that no longer validate cannot be the ones first proposed
+    }
+    if (normalised !== first) throw conflict('with different params');
     return existing;
   }
 
@@ -250,6 +259,14 @@ export class Gate {
       const rules = toolRules(policy, a.tool);
       const nowDate = this.k.now();
       if (isExpired(a, nowDate.getTime())) throw expiredError(a);
+      const request = {
+        reviewer,
+        decision: i.decision,
+        ...(i.comment !== undefined ? { comment: i.comment } : {}),
+        ...(i.params_hash !== undefined ? { seenHash: i.params_hash } : {}),
+      };
+      // Who may decide is settled before the edited params are validated.
+      assertMayReview(a, request, rules);
       let edited: { params: Record<string, unknown>; paramsHash: string } | undefined;
       let description: ToolDescription | undefined;
       if (i.decision === 'edit') {
@@ -257,19 +274,11 @@ export class Gate {
         const merged = i.params ?? { ...a.params, ...(i.edits as Record<string, unknown>) };
         const params = this.checkParams(a.tool, merged, description, policy);
         edited = { params, paramsHash: sha256Canonical(params) };
-      } else if (a.status === 'pending') {
-        description = (await this.k.describe(a.tool)).description;
       }
       const now = nowDate.toISOString();
       const c = reviewRule(
         a,
-        {
-          reviewer,
-          decision: i.decision,
-          ...(i.comment !== undefined ? { comment: i.comment } : {}),
-          ...(i.params_hash !== undefined ? { seenHash: i.params_hash } : {}),
-          ...(edited !== undefined ? { edited } : {}),
-        },
+        { ...request, ...(edited !== undefined ? { edited } : {}) },
         rules,
         rules.approval_ttl_ms ?? policy.approval_ttl_ms,
         now,
@@ -306,7 +315,8 @@ export class Gate {
 
   async execute(i: In<typeof s.executeActionInput>): Promise<ExecutionResult> {
     const policy = await this.k.policy();
-    const dryRun = i.dry_run ?? policy.dry_run;
+    // A dry-run policy is a safety switch: a call may ask for a dry run, never out of one.
+    const dryRun = policy.dry_run || i.dry_run === true;
     await this.expireIfDue(i.proposal_id);
     if (dryRun) return this.simulate(await this.k.load('action', i.proposal_id, 'Check proposal_id.'));
     const claimed = await this.claimForExecution(i.proposal_id, policy);
@@ -316,6 +326,7 @@ export class Gate {
   private async simulate(a: ActionProposal): Promise<ExecutionResult> {
     if (isExpired(a, this.k.now().getTime())) throw expiredError(a);
     claim(a, 'dry-run', '', ''); // throws the same precondition errors as a real run
+    await this.assertWorkflowOpen(a);
     const description = (await this.k.describe(a.tool)).description;
     const result = dryRunResult(a.tool, a.params, description, a.id);
     const now = this.iso();
@@ -334,13 +345,21 @@ export class Gate {
     return result;
   }
 
+  /** INVALID_STATE when the proposal's workflow was cancelled or completed, or its step finished, since it was proposed. */
+  private async assertWorkflowOpen(a: ActionProposal): Promise<void> {
+    if (a.workflowId === undefined) return;
+    const wf = await this.k.guardStore(() => this.k.store.get('workflow', a.workflowId as string));
+    if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
+  }
+
   private claimForExecution(id: string, policy: Policy): Promise<ActionProposal> {
-    return this.k.mutate('action', id, 'Check proposal_id.', (a) => {
+    return this.k.mutate('action', id, 'Check proposal_id.', async (a) => {
       const nowDate = this.k.now();
       if (isExpired(a, nowDate.getTime())) throw expiredError(a);
       const now = nowDate.toISOString();
       const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
       const c = claim(a, newId('exec'), now, lease);
+      await this.assertWorkflowOpen(a);
       return {
         mutation: {
           writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
@@ -413,8 +432,8 @@ export class Gate {
     return {
       ...base,
       success: false,
-      message: `Failed to execute ${tool}: ${outcome.error.message}`,
-      error: outcome.error,
+      message: `Failed to execute ${tool}: ${scrubSecrets(outcome.error.message, params, description?.redact)}`,
+      error: { ...outcome.error, message: scrubSecrets(outcome.error.message, params, description?.redact) },
     };
   }
 
@@ -464,7 +483,8 @@ export class Gate {
   async parallel(i: In<typeof s.executeParallelInput>): Promise<ParallelResult> {
     const started = performance.now();
     const policy = await this.k.policy();
-    const dryRun = i.dry_run ?? policy.dry_run;
+    // A dry-run policy is a safety switch: a call may ask for a dry run, never out of one.
+    const dryRun = policy.dry_run || i.dry_run === true;
     type Planned =
       | { kind: 'raw'; tool: string; params: Record<string, unknown>; description: ToolDescription | undefined }
       | { kind: 'proposal'; action: ActionProposal; description: ToolDescription | undefined };
@@ -486,6 +506,7 @@ export class Gate {
         const a = await this.k.load('action', call.proposal_id, `Check calls[${n}].proposal_id.`);
         if (isExpired(a, this.k.now().getTime())) throw expiredError(a);
         claim(a, 'check', '', '');
+        await this.assertWorkflowOpen(a);
         plan.push({ kind: 'proposal', action: a, description: (await this.k.describe(a.tool)).description });
       } else {
         const description = await this.describeKnown(call.tool);
@@ -516,12 +537,10 @@ export class Gate {
       }
       return l;
     };
+    // The tool's own limit is taken first, so that a call queued behind it holds no batch slot.
     const results = await Promise.all(
       plan.map((p) =>
-        limit(() => {
-          const tool = p.kind === 'raw' ? p.tool : p.action.tool;
-          return toolLimit(tool)(() => this.runPlanned(p, policy, dryRun));
-        }),
+        toolLimit(p.kind === 'raw' ? p.tool : p.action.tool)(() => limit(() => this.runPlanned(p, policy, dryRun))),
       ),
     );
     const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -634,7 +653,9 @@ export class Gate {
 
   async cancel(i: In<typeof s.cancelActionInput>): Promise<ActionProposal> {
     const actor = await this.k.load('actor', i.actor_id, `Create it with createActor({ id: '${i.actor_id}', ... }).`);
+    await this.expireIfDue(i.proposal_id);
     return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', async (a) => {
+      if (isExpired(a, this.k.now().getTime())) throw expiredError(a);
       if (actor.id !== a.actorId) {
         const roles = toolRules(await this.k.policy(), a.tool).reviewer_roles;
         if (actor.status !== 'active' || (roles !== undefined && roles.length > 0 && !roles.includes(actor.role))) {
@@ -668,10 +689,12 @@ export class Gate {
     },
   ): Promise<ActionProposal> {
     const timeoutMs = i.timeout_ms ?? DEFAULT_WAIT_MS;
+    let deadline: string | undefined;
     const check = async (): Promise<ActionProposal | undefined> => {
       const expired = await this.expireIfDue(i.proposal_id);
       if (expired) return expired;
       const a = await this.k.load('action', i.proposal_id, 'Check proposal_id.');
+      deadline = a.expiresAt;
       return a.status === 'pending' ? undefined : a;
     };
     const first = await check();
@@ -724,6 +747,11 @@ export class Gate {
         });
       }
       const poll = setInterval(recheck, store.capabilities.shared ? SHARED_POLL_MS : 1000);
+      if (deadline !== undefined) {
+        // Expiry is a decision too: look again just after the deadline instead of at the next poll.
+        const dueInMs = Date.parse(deadline) - this.k.now().getTime() + 1;
+        if (dueInMs < timeoutMs) timers.push(setTimeout(recheck, Math.max(0, dueInMs)));
+      }
       timers.push(
         setTimeout(
           () =>
@@ -826,7 +854,8 @@ function dryRunResult(
   return {
     success: true,
     dryRun: true,
-    message: `[DRY RUN] Would execute ${tool} with ${JSON.stringify(shown)}`,
+    // Canonical (sorted keys): the same params read the same whichever store kept them.
+    message: `[DRY RUN] Would execute ${tool} with ${canonicalJson(shown)}`,
     ...(proposalId !== undefined ? { proposalId } : {}),
     executionId: newId('exec'),
     tool,

@@ -53,33 +53,46 @@ function describeError(err: unknown): { code: ExecutionErrorCode; message: strin
 /**
  * Runs `attempt` with a per-attempt timeout (its signal aborts) and exponential backoff retries
  * (p-retry). Never throws: a failure is in the outcome. A handler that ignores its signal keeps
- * running in the background after its timeout; its late result is ignored.
+ * running in the background after its timeout; its late result is ignored. When `signal` aborts,
+ * the running attempt is abandoned and no further attempt starts.
  */
 export async function runAttempts(
   attempt: (ctx: { signal: AbortSignal; attempt: number }) => Promise<unknown>,
   opts: AttemptOptions,
 ): Promise<AttemptOutcome> {
+  // Attempts actually started: an abort before the first one leaves it at 0.
   let attempts = 0;
+  // p-retry turns a success into a failure when its signal aborts right after; the tool did run.
+  let succeeded: { value: unknown } | undefined;
   const one = async (n: number): Promise<unknown> => {
-    attempts = n;
     if (opts.signal?.aborted) throw new Stopped(opts.signal.reason);
+    attempts = n;
     const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(opts.signal?.reason);
-    opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    let onOuterAbort: (() => void) | undefined;
+    // Settles at the timeout or when the outer signal aborts, so that a handler ignoring its signal
+    // holds up neither the retries nor a closing connector.
+    const cutOff = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new AttemptTimeout(opts.timeoutMs);
         controller.abort(err);
         reject(err);
       }, opts.timeoutMs);
+      onOuterAbort = () => {
+        controller.abort(opts.signal?.reason);
+        reject(new Stopped(opts.signal?.reason));
+      };
+      opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     });
     try {
-      return await Promise.race([
+      const value = await Promise.race([
         Promise.resolve().then(() => attempt({ signal: controller.signal, attempt: n })),
-        timeout,
+        cutOff,
       ]);
+      succeeded = { value };
+      return value;
     } catch (err) {
+      if (err instanceof Stopped) throw err;
       if (opts.signal?.aborted) throw new Stopped(err);
       if (err instanceof AttemptTimeout && opts.retryTimeouts === false) throw new Stopped(err);
       if (isNonRetryable(err)) throw new Stopped(err);
@@ -88,7 +101,7 @@ export async function runAttempts(
       throw err;
     } finally {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onOuterAbort);
+      if (onOuterAbort) opts.signal?.removeEventListener('abort', onOuterAbort);
     }
   };
   try {
@@ -99,13 +112,16 @@ export async function runAttempts(
       maxTimeout: opts.maxBackoffMs ?? 2000,
       randomize: true,
       shouldRetry: ({ error }) => !(error instanceof Stopped),
+      // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
+      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     });
     return { ok: true, value, attempts };
   } catch (err) {
+    if (succeeded !== undefined) return { ok: true, value: succeeded.value, attempts };
     let cause: unknown = err;
     if (cause instanceof Stopped) cause = cause.original;
     if (cause instanceof WrappedFailure) cause = cause.original;
-    return { ok: false, error: describeError(cause), attempts: Math.max(attempts, 1) };
+    return { ok: false, error: describeError(cause), attempts };
   }
 }
 
