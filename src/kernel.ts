@@ -3,12 +3,23 @@ import { DEFAULT_POLICY } from './domain/policy.js';
 import type { DomainEvent } from './domain/workflows.js';
 import { isOrchestrationError, OrchestrationError } from './errors.js';
 import type { Executor, ToolDescription } from './execution/executor.js';
-import type { AuditDraft, AuditSealer, EntityKind, EntityMap, Store, Write } from './stores/store.js';
+import type {
+  AuditDraft,
+  AuditSealer,
+  Change,
+  CommitResult,
+  EntityKind,
+  EntityMap,
+  Store,
+  Write,
+} from './stores/store.js';
 import type { AuditEvent, EntityType, Policy } from './types.js';
 import { newId } from './util/ids.js';
 
 /** How many times a read-modify-write is retried after losing a version race. */
 const MAX_CAS_ATTEMPTS = 50;
+/** Attempts of one commit that the store refused with a retryable error that wrote nothing (e.g. SQLite busy). */
+const MAX_COMMIT_ATTEMPTS = 3;
 
 /** A store write plus the records that describe it, before commit. */
 export interface Mutation {
@@ -115,11 +126,32 @@ export class Kernel {
     m: Mutation,
   ): Promise<{ ok: true; events: AuditEvent[] } | { ok: false; conflict: import('./stores/store.js').CommitConflict }> {
     const drafts = this.auditEnabled ? m.drafts : [];
-    const r = await this.guardStore(() => this.store.commit({ writes: m.writes, audit: drafts, seal: this.seal }));
+    const r = await this.commitWithRetry({ writes: m.writes, audit: drafts, seal: this.seal });
     if (!r.ok) return r;
     const events = this.auditEnabled ? r.events : m.drafts.map((d) => ({ ...d, seq: 0, prevHash: '', hash: '' }));
     this.publish(events);
     return { ok: true, events };
+  }
+
+  /**
+   * `store.commit`, tried again when it failed with a retryable STORE_ERROR that wrote nothing: a
+   * SQLite writer starved past its busy timeout by other processes, a PostgreSQL connection lost before
+   * COMMIT. Never when the outcome is unknown: the change may be stored already.
+   */
+  private async commitWithRetry(change: Change): Promise<CommitResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.guardStore(() => this.store.commit(change));
+      } catch (err) {
+        const retry =
+          attempt < MAX_COMMIT_ATTEMPTS &&
+          isOrchestrationError(err, 'STORE_ERROR') &&
+          err.details.retryable === true &&
+          err.details.outcomeUnknown !== true;
+        if (!retry) throw err;
+        await new Promise((res) => setTimeout(res, attempt * (10 + Math.random() * 40)));
+      }
+    }
   }
 
   /**
