@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { checkSignature, findChainBreak } from './audit/chain.js';
+import { checkSignature, findChainBreak, GENESIS_HASH } from './audit/chain.js';
 import { type AuditSink, type ConnectorConfig, connectorConfigSchema, type RemoteServer } from './config.js';
 import { checkDag } from './domain/dag.js';
 import { applyPolicyUpdate, DEFAULT_POLICY } from './domain/policy.js';
@@ -49,7 +49,8 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
   private readonly sinks: AuditSink[];
   private readonly sinkQueues: Array<Promise<void>>;
   private readonly signingKey: string | undefined;
-  private readonly guarded = new WeakMap<Listener, Listener>();
+  /** The guarded wrapper of each listener, per event (the wrapper reports the event it was called for). */
+  private readonly guarded = new WeakMap<Listener, Map<string | symbol, Listener>>();
   private closed = false;
 
   constructor(config: ConnectorConfig = {}) {
@@ -118,7 +119,7 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
     context?: unknown,
     once?: boolean,
   ): this {
-    const g = fn === undefined ? undefined : (this.guarded.get(fn as Listener) as typeof fn | undefined);
+    const g = fn === undefined ? undefined : (this.guarded.get(fn as Listener)?.get(event) as typeof fn | undefined);
     return super.off(event, g ?? fn, context, once);
   }
 
@@ -134,7 +135,12 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
   private guard<F>(event: string | symbol, fn: F): F {
     if (event === 'error') return fn; // reporting errors of error listeners would loop
     const original = fn as unknown as Listener;
-    let g = this.guarded.get(original);
+    let byEvent = this.guarded.get(original);
+    if (byEvent === undefined) {
+      byEvent = new Map();
+      this.guarded.set(original, byEvent);
+    }
+    let g = byEvent.get(event);
     if (g === undefined) {
       const self = this;
       g = function (this: unknown, ...args: never[]) {
@@ -146,7 +152,7 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
           self.reportError(err, { source: 'listener', eventType: String(event) });
         }
       };
-      this.guarded.set(original, g);
+      byEvent.set(event, g);
     }
     return g as unknown as F;
   }
@@ -632,7 +638,8 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
           return { valid: false, count, firstInvalidSeq: head.seq, reason: 'the given head has a bad signature' };
         }
       }
-      if (prev === null || prev.seq < head.seq) {
+      // a head of seq 0 (saved from an empty trail) is only checked for the genesis hash
+      if ((prev?.seq ?? 0) < head.seq) {
         return {
           valid: false,
           count,
@@ -640,7 +647,10 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
           reason: `the trail ends at seq ${prev?.seq ?? 0}, before the saved head ${head.seq}: it was truncated`,
         };
       }
-      const atHead = (await this.k.guardStore(() => this.k.store.readAudit(head.seq, 1)))[0];
+      const atHead =
+        head.seq === 0
+          ? { hash: GENESIS_HASH }
+          : (await this.k.guardStore(() => this.k.store.readAudit(head.seq, 1)))[0];
       if (atHead === undefined || atHead.hash !== head.hash) {
         return {
           valid: false,
@@ -656,7 +666,7 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
   /** The last record's seq and hash (and signature): keep it outside the store to detect truncation. */
   async getAuditHead(input: Record<string, never> = {}): Promise<AuditHead> {
     await this.begin(s.emptyInput, input, 'getAuditHead');
-    return (await this.k.guardStore(() => this.k.store.auditHead())) ?? { seq: 0, hash: '0'.repeat(64) };
+    return (await this.k.guardStore(() => this.k.store.auditHead())) ?? { seq: 0, hash: GENESIS_HASH };
   }
 
   // ---------------------------------------------------------------- management
@@ -692,14 +702,18 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
   async clearAllData(input: Record<string, never> = {}): Promise<{ cleared: true; auditHead: AuditHead }> {
     await this.begin(s.emptyInput, input, 'clearAllData');
     const now = this.nowIso();
-    const drafts = this.k.auditEnabled
-      ? [this.k.draft({ type: 'data_cleared', details: {} }, 'system', 'system', undefined, now)]
-      : [];
-    const events = await this.k.guardStore(() => this.k.store.clear({ writes: [], audit: drafts, seal: this.k.seal }));
+    const draft = this.k.draft({ type: 'data_cleared', details: {} }, 'system', 'system', undefined, now);
+    const stored = await this.k.guardStore(() =>
+      this.k.store.clear({ writes: [], audit: this.k.auditEnabled ? [draft] : [], seal: this.k.seal }),
+    );
     this.k.resetPolicy();
-    this.deliver(events);
-    const last = events[events.length - 1];
-    return { cleared: true, auditHead: last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: '0'.repeat(64) } };
+    // without a trail the event still fires, unsealed (seq 0), like every other change's
+    this.deliver(this.k.auditEnabled ? stored : [{ ...draft, seq: 0, prevHash: '', hash: '' }]);
+    const last = stored[stored.length - 1];
+    const auditHead: AuditHead = last
+      ? { seq: last.seq, hash: last.hash, ...(last.signature !== undefined ? { signature: last.signature } : {}) }
+      : { seq: 0, hash: GENESIS_HASH };
+    return { cleared: true, auditHead };
   }
 
   /** Releases the store, remote connections and the executor. Running handlers see their signal aborted. */
@@ -715,5 +729,7 @@ export class OrchestrationConnector extends EventEmitter<ConnectorEvents> {
 
 function normaliseDate(value: string, edge: 'start' | 'end'): string {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}${edge === 'start' ? 'T00:00:00.000Z' : 'T23:59:59.999Z'}`;
+  // a date-time without a zone is UTC, like the stored timestamps, not the host's local time
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value)) return new Date(`${value}Z`).toISOString();
   return new Date(value).toISOString();
 }

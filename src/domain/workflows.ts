@@ -39,7 +39,7 @@ export function assertDependenciesMet(wf: Workflow, step: WorkflowStep): void {
   if (unmet.length > 0) {
     throw new OrchestrationError(
       'DEPENDENCIES_NOT_MET',
-      `Step '${step.name}' cannot start before ${unmet.map((u) => `'${u}'`).join(', ')} ${unmet.length === 1 ? 'is' : 'are'} completed or skipped.`,
+      `Step '${step.name}' cannot start before ${nameList(unmet.map((u) => `'${u}'`))} ${unmet.length === 1 ? 'is' : 'are'} completed or skipped.`,
       { workflowId: wf.id, step: step.name, unmet },
     );
   }
@@ -81,7 +81,7 @@ export function moveStep(
   if (step === undefined) {
     throw new OrchestrationError(
       'NOT_FOUND',
-      `Workflow '${wf.id}' has no step '${stepRef}'. Use one of: ${wf.steps.map((s) => s.name).join(', ')}.`,
+      `Workflow '${wf.id}' has no step '${stepRef}'. Use one of: ${stepNames(wf)}.`,
       { workflowId: wf.id, step: stepRef },
     );
   }
@@ -106,11 +106,13 @@ export function moveStep(
   const events: DomainEvent[] = [
     { type: 'workflow_step_updated', details: { step: step.name, stepId: step.id, from: step.status, to: status } },
   ];
+  // The first step that starts or completes starts the workflow, even when that same move
+  // completes it at once (a single step) or another step has already failed it.
+  if ((status === 'in_progress' || status === 'completed') && workflow.startedAt === undefined) {
+    workflow.startedAt = now;
+    events.push({ type: 'workflow_started', details: { step: step.name } });
+  }
   if (newStatus !== wf.status) {
-    if (newStatus === 'active' && workflow.startedAt === undefined) {
-      workflow.startedAt = now;
-      events.push({ type: 'workflow_started', details: { step: step.name } });
-    }
     if (newStatus === 'completed') {
       workflow.completedAt = now;
       events.push({ type: 'workflow_completed', details: {} });
@@ -173,4 +175,15 @@ export function cancel(wf: Workflow, reason: string, now: string): WorkflowChang
     },
     events: [{ type: 'workflow_cancelled', details: { reason, from: wf.status } }],
   };
+}
+
+/** Names for a message: the first ten, and how many more (a workflow may have a thousand steps). */
+function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, 10).join(', ');
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
+}
+
+/** The names of a workflow's steps for a message: the first ten, and how many more. */
+export function stepNames(wf: Pick<Workflow, 'steps'>): string {
+  return nameList(wf.steps.map((s) => s.name));
 }
