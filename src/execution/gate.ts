@@ -16,7 +16,7 @@ import {
   review as reviewRule,
 } from '../domain/actions.js';
 import { requiresApproval, toolRules } from '../domain/policy.js';
-import { assertDependenciesMet, findStep, settleStepWithExecution } from '../domain/workflows.js';
+import { assertDependenciesMet, findStep, settleStepWithExecution, stepNames } from '../domain/workflows.js';
 import { OrchestrationError } from '../errors.js';
 import type { Kernel, Mutation } from '../kernel.js';
 import type * as s from '../schemas.js';
@@ -117,7 +117,7 @@ export class Gate {
         if (step === undefined) {
           throw new OrchestrationError(
             'NOT_FOUND',
-            `Workflow '${wf.id}' has no step '${i.step}'. Use one of: ${wf.steps.map((x) => x.name).join(', ')}.`,
+            `Workflow '${wf.id}' has no step '${i.step}'. Use one of: ${stepNames(wf)}.`,
             {
               workflowId: wf.id,
               step: i.step,
@@ -377,6 +377,7 @@ export class Gate {
     const description = (await this.k.describe(a.tool).catch(() => ({ description: undefined }))).description;
     let outcome: Awaited<ReturnType<typeof runAttempts>>;
     let params = a.params;
+    const heartbeat = this.keepLease(a.id, executionId, policy.execution_lease_ms);
     try {
       params = this.checkParams(a.tool, a.params, description, policy);
       outcome = await runAttempts(
@@ -395,10 +396,48 @@ export class Gate {
     } catch (err) {
       const e = err instanceof OrchestrationError ? err : new OrchestrationError('INVALID_PARAMS', String(err));
       outcome = { ok: false, error: { code: e.code, message: e.message }, attempts: 0 };
+    } finally {
+      await heartbeat.stop();
     }
     const result = this.resultOf(a.tool, params, description, a.id, executionId, outcome, performance.now() - started);
     await this.storeOutcome(a, result);
     return result;
+  }
+
+  /**
+   * Renews the lease of a running execution every third of its length, so that only a process that
+   * stopped (crashed, frozen) lets it run out. The renewal is bookkeeping, not a decision: no audit record.
+   */
+  private keepLease(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> } {
+    let inFlight: Promise<void> = Promise.resolve();
+    const renew = async () => {
+      const a = await this.k.store.get('action', id);
+      if (a?.status !== 'executing' || a.execution?.executionId !== executionId) return;
+      const leaseExpiresAt = new Date(this.k.now().getTime() + leaseMs).toISOString();
+      await this.k.store.commit({
+        writes: [
+          {
+            kind: 'action',
+            entity: { ...a, execution: { ...a.execution, leaseExpiresAt }, version: a.version + 1 },
+            expectedVersion: a.version,
+          },
+        ],
+        audit: [],
+        seal: this.k.seal,
+      });
+    };
+    const timer = setInterval(() => {
+      inFlight = inFlight.then(renew).catch(() => {
+        // a failed renewal is retried at the next tick; the lease itself is the safety net
+      });
+    }, Math.max(10, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await inFlight;
+      },
+    };
   }
 
   private resultOf(
