@@ -426,11 +426,14 @@ export class Gate {
         seal: this.k.seal,
       });
     };
-    const timer = setInterval(() => {
-      inFlight = inFlight.then(renew).catch(() => {
-        // a failed renewal is retried at the next tick; the lease itself is the safety net
-      });
-    }, Math.max(10, Math.floor(leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        inFlight = inFlight.then(renew).catch(() => {
+          // a failed renewal is retried at the next tick; the lease itself is the safety net
+        });
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
     timer.unref();
     return {
       stop: async () => {
@@ -641,7 +644,22 @@ export class Gate {
         };
       }
     }
-    if (dryRun) return dryRunResult(p.tool, p.params, p.description, undefined);
+    if (dryRun) {
+      const simulated = dryRunResult(p.tool, p.params, p.description, undefined);
+      await this.k.commit({
+        writes: [],
+        drafts: [
+          this.k.draft(
+            { type: 'action_simulated', details: { tool: p.tool, raw: true, message: simulated.message } },
+            'tool',
+            p.tool,
+            undefined,
+            this.iso(),
+          ),
+        ],
+      });
+      return simulated;
+    }
     const executionId = newId('exec');
     const started = performance.now();
     const outcome = await runAttempts(

@@ -40,3 +40,28 @@ describe('execution lease', () => {
     await c.close();
   });
 });
+
+describe('executeParallel dry run', () => {
+  it('audits every simulated raw call as action_simulated and counts it in getStats', async () => {
+    let ran = 0;
+    const c = new OrchestrationConnector({
+      tools: { look: { readOnly: true, handler: () => ran++ }, write: { handler: () => ran++ } },
+    });
+    const r = await c.executeParallel({
+      calls: [{ tool: 'look' }, { tool: 'write', params: { a: 1 } }],
+      dry_run: true,
+    });
+    expect(r.results.map((x) => x.message)).toEqual([
+      '[DRY RUN] Would execute look with {}',
+      '[DRY RUN] Would execute write with {"a":1}',
+    ]);
+    expect(ran).toBe(0);
+    const simulated = await c.queryAuditEvents({ eventType: 'action_simulated' });
+    expect(simulated.map((e) => [e.entityType, e.entityId])).toEqual([
+      ['tool', 'look'],
+      ['tool', 'write'],
+    ]);
+    expect((await c.getStats({})).executions).toEqual({ total: 2, succeeded: 0, failed: 0, dryRun: 2 });
+    await c.close();
+  });
+});
