@@ -1,29 +1,48 @@
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
+import { copyData } from '../util/copy.js';
 import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
 import { SortedIdIndex } from './sorted-index.js';
-import type {
-  AnyEntity,
-  AuditQuery,
-  Change,
-  CommitResult,
-  EntityKind,
-  EntityMap,
-  EntityQuery,
-  Store,
-  StoreCapabilities,
+import {
+  type AnyEntity,
+  type AuditQuery,
+  type Change,
+  type CommitResult,
+  createdAtOf,
+  type EntityKind,
+  type EntityMap,
+  type EntityQuery,
+  type Store,
+  type StoreCapabilities,
 } from './store.js';
 
 const KINDS: EntityKind[] = ['actor', 'workflow', 'proposal', 'action', 'policy'];
 
+/**
+ * The key of an entity in the sorted indexes: `createdAt`, NUL, id. Keys sort as (createdAt, id), the
+ * order of every query (createdAt is a fixed-width ISO string without NUL).
+ */
+function orderKey(e: AnyEntity): string {
+  return `${createdAtOf(e)}\0${e.id}`;
+}
+
+/** The id in an {@link orderKey}. */
+function idOfKey(key: string): string {
+  return key.slice(key.indexOf('\0') + 1);
+}
+
 interface KindTable {
   rows: Map<string, AnyEntity>;
+  /** Keys ({@link orderKey}) of every entity. */
   all: SortedIdIndex;
-  /** `field\0value` -> ids */
-  indexes: Map<string, SortedIdIndex>;
+  /** field -> value -> keys ({@link orderKey}) */
+  indexes: Map<string, Map<string, SortedIdIndex>>;
   byStatus: Map<string, number>;
 }
 
-const clone: <T>(v: T) => T = structuredClone;
+/** Audit index lists shorter than this grow by exactly one slot (most lists, one per entity, stay short). */
+const TIGHT_LIST = 16;
+
+const clone: <T>(v: T) => T = copyData;
 
 /**
  * The default store: everything in process memory, lost on exit. Queries are answered from
@@ -36,9 +55,14 @@ export class MemoryStore implements Store {
   private tables = new Map<EntityKind, KindTable>();
   private unique = new Map<string, string>();
   private audit: AuditEvent[] = [];
-  private auditSeqById = new Map<string, number>();
-  /** `field\0value` -> seqs in order */
-  private auditIndexes = new Map<string, number[]>();
+  /**
+   * Record id -> seq, for `after`. While every record's id sorts after the one before (ids are
+   * time-ordered, so this is the rule) the trail itself is searched and this stays undefined; it is
+   * built on the first record that breaks the order.
+   */
+  private auditSeqById: Map<string, number> | undefined;
+  /** field -> value -> seqs in order */
+  private auditIndexes = new Map<string, Map<string, number[]>>();
   private auditCounts = new Map<string, number>();
   private auditMonotonic = true;
 
@@ -53,7 +77,7 @@ export class MemoryStore implements Store {
     }
     this.unique = new Map();
     this.audit = [];
-    this.auditSeqById = new Map();
+    this.auditSeqById = undefined;
     this.auditIndexes = new Map();
     this.auditCounts = new Map();
     this.auditMonotonic = true;
@@ -80,7 +104,7 @@ export class MemoryStore implements Store {
     let driver: SortedIdIndex = t.all;
     const others: SortedIdIndex[] = [];
     for (const [field, value] of q.filters) {
-      const idx = t.indexes.get(`${field}\0${value}`);
+      const idx = t.indexes.get(field)?.get(value);
       if (idx === undefined) return [];
       others.push(idx);
     }
@@ -88,8 +112,15 @@ export class MemoryStore implements Store {
       others.sort((a, b) => a.size - b.size);
       driver = others.shift() as SortedIdIndex;
     }
-    const accept = others.length === 0 ? undefined : (id: string) => others.every((o) => o.has(id));
-    return driver.page(q.after, q.limit, accept).map((id) => clone(t.rows.get(id)) as EntityMap[K]);
+    // Keyset paging on (createdAt, id): the cursor is the key of the entity `after` names.
+    let afterKey: string | undefined;
+    if (q.after !== undefined) {
+      const cursor = t.rows.get(q.after);
+      if (cursor === undefined) return [];
+      afterKey = orderKey(cursor);
+    }
+    const accept = others.length === 0 ? undefined : (key: string) => others.every((o) => o.has(key));
+    return driver.page(afterKey, q.limit, accept).map((key) => clone(t.rows.get(idOfKey(key))) as EntityMap[K]);
   }
 
   async count(kind: EntityKind): Promise<StatusCounts> {
@@ -129,22 +160,35 @@ export class MemoryStore implements Store {
   private put(kind: EntityKind, entity: AnyEntity): void {
     const t = this.table(kind);
     const old = t.rows.get(entity.id);
+    const entries = indexEntries(kind, entity);
+    const key = orderKey(entity);
     if (old !== undefined) {
-      for (const [f, v] of indexEntries(kind, old)) t.indexes.get(`${f}\0${v}`)?.delete(old.id);
+      // Only the index entries that change are touched (an update usually changes the status alone),
+      // unless createdAt changed: then every entry moves to the new key.
+      const oldKey = orderKey(old);
+      const moved = oldKey !== key;
+      if (moved) t.all.delete(oldKey);
+      for (const [f, v] of indexEntries(kind, old)) {
+        if (moved || !entries.some(([f2, v2]) => f2 === f && v2 === v)) t.indexes.get(f)?.get(v)?.delete(oldKey);
+      }
       for (const [key, value] of uniqueKeys(kind, old)) this.unique.delete(`${kind}\0${key}\0${value}`);
       const s = statusOf(old);
       if (s !== undefined) t.byStatus.set(s, (t.byStatus.get(s) ?? 1) - 1);
     }
     t.rows.set(entity.id, entity);
-    t.all.add(entity.id);
-    for (const [f, v] of indexEntries(kind, entity)) {
-      const k = `${f}\0${v}`;
-      let idx = t.indexes.get(k);
+    t.all.add(key);
+    for (const [f, v] of entries) {
+      let byValue = t.indexes.get(f);
+      if (byValue === undefined) {
+        byValue = new Map();
+        t.indexes.set(f, byValue);
+      }
+      let idx = byValue.get(v);
       if (idx === undefined) {
         idx = new SortedIdIndex();
-        t.indexes.set(k, idx);
+        byValue.set(v, idx);
       }
-      idx.add(entity.id);
+      idx.add(key);
     }
     for (const [key, value] of uniqueKeys(kind, entity)) this.unique.set(`${kind}\0${key}\0${value}`, entity.id);
     const s = statusOf(entity);
@@ -155,10 +199,14 @@ export class MemoryStore implements Store {
     const out: AuditEvent[] = [];
     for (const draft of change.audit) {
       const prev = this.audit[this.audit.length - 1];
-      const event = change.seal(draft, prev ? { seq: prev.seq, hash: prev.hash } : null);
+      // The stored record is a copy: the caller's draft (its details) stays the caller's to change.
+      const event = clone(change.seal(draft, prev ? { seq: prev.seq, hash: prev.hash } : null));
       if (prev !== undefined && event.timestamp < prev.timestamp) this.auditMonotonic = false;
+      if (this.auditSeqById === undefined && prev !== undefined && !(event.id > prev.id)) {
+        this.auditSeqById = new Map(this.audit.map((e) => [e.id, e.seq]));
+      }
       this.audit.push(event);
-      this.auditSeqById.set(event.id, event.seq);
+      this.auditSeqById?.set(event.id, event.seq);
       this.auditCounts.set(event.eventType, (this.auditCounts.get(event.eventType) ?? 0) + 1);
       this.indexAudit('eventType', event.eventType, event.seq);
       this.indexAudit('entityType', event.entityType, event.seq);
@@ -170,10 +218,30 @@ export class MemoryStore implements Store {
   }
 
   private indexAudit(field: string, value: string, seq: number): void {
-    const k = `${field}\0${value}`;
-    const list = this.auditIndexes.get(k);
-    if (list === undefined) this.auditIndexes.set(k, [seq]);
+    let byValue = this.auditIndexes.get(field);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.auditIndexes.set(field, byValue);
+    }
+    const list = byValue.get(value);
+    if (list === undefined) byValue.set(value, [seq]);
+    // push() would grow a short list to 17 slots; most lists (one per entity) stay short.
+    else if (list.length < TIGHT_LIST) byValue.set(value, list.concat(seq));
     else list.push(seq);
+  }
+
+  /** The seq of the record with id `id`, if any. */
+  private seqOfId(id: string): number | undefined {
+    if (this.auditSeqById !== undefined) return this.auditSeqById.get(id);
+    let lo = 0;
+    let hi = this.audit.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.audit[mid] as AuditEvent).id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    const e = this.audit[lo];
+    return e !== undefined && e.id === id ? e.seq : undefined;
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
@@ -181,13 +249,13 @@ export class MemoryStore implements Store {
     for (const field of ['eventType', 'entityType', 'entityId', 'actorId'] as const) {
       const value = q[field];
       if (value === undefined) continue;
-      const list = this.auditIndexes.get(`${field}\0${value}`);
+      const list = this.auditIndexes.get(field)?.get(value);
       if (list === undefined) return [];
       lists.push(list);
     }
     let minSeq = 1;
     if (q.after !== undefined) {
-      const s = this.auditSeqById.get(q.after);
+      const s = this.seqOfId(q.after);
       if (s === undefined) return [];
       minSeq = s + 1;
     }

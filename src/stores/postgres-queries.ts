@@ -25,10 +25,12 @@ async function bySize(db: Sql, s: string, kind: EntityKind, filters: EntityQuery
 }
 
 /**
- * Entities of `kind` matching every filter, ordered by id, after `q.after`, at most `q.limit`: one
- * ordered index scan (keyset paging) that stops after `limit` matches. The other filters are
- * checked per id with a primary-key lookup; they are written as scalar subqueries, not EXISTS, so
- * the planner cannot turn them into a join that reads every match before sorting.
+ * Entities of `kind` matching every filter, ordered by (created_at, id), after `q.after`, at most
+ * `q.limit`: one ordered index scan (keyset paging) that stops after `limit` matches. The cursor is
+ * the (created_at, id) of the entity `q.after` names; when there is none, the comparison is NULL and
+ * the page is empty. The other filters are checked per id with a primary-key lookup; they are written
+ * as scalar subqueries, not EXISTS, so the planner cannot turn them into a join that reads every
+ * match before sorting.
  */
 export async function queryEntities<T>(db: Sql, s: string, kind: EntityKind, q: EntityQuery): Promise<T[]> {
   const params: unknown[] = [kind];
@@ -36,10 +38,15 @@ export async function queryEntities<T>(db: Sql, s: string, kind: EntityKind, q: 
     params.push(v);
     return `$${params.length}`;
   };
+  const cursor = (t: string) => {
+    const after = p(encodeText(q.after as string));
+    return `(${t}.created_at, ${t}.id) > ((SELECT c.created_at FROM ${s}.oc_entities c WHERE c.kind = $1 AND c.id = ${after}), ${after})`;
+  };
   let sql: string;
   if (q.filters.length === 0) {
-    const after = q.after === undefined ? '' : ` AND id > ${p(encodeText(q.after))}`;
-    sql = `SELECT data::text AS data FROM ${s}.oc_entities WHERE kind = $1${after} ORDER BY id LIMIT ${p(q.limit)}`;
+    const after = q.after === undefined ? '' : ` AND ${cursor('e')}`;
+    sql = `SELECT e.data::text AS data FROM ${s}.oc_entities e WHERE e.kind = $1${after}
+      ORDER BY e.created_at, e.id LIMIT ${p(q.limit)}`;
   } else {
     const [first, ...rest] = q.filters.length === 1 ? q.filters : await bySize(db, s, kind, q.filters);
     const [field, value] = first as [string, string];
@@ -50,10 +57,10 @@ export async function queryEntities<T>(db: Sql, s: string, kind: EntityKind, q: 
         `(SELECT true FROM ${s}.oc_index ${t} WHERE ${t}.kind = $1 AND ${t}.field = ${p(f)} AND ${t}.value = ${p(encodeText(v))} AND ${t}.id = i0.id)`,
       );
     });
-    if (q.after !== undefined) where.push(`i0.id > ${p(encodeText(q.after))}`);
+    if (q.after !== undefined) where.push(cursor('i0'));
     sql = `SELECT e.data::text AS data FROM ${s}.oc_index i0
       JOIN ${s}.oc_entities e ON e.kind = i0.kind AND e.id = i0.id
-      WHERE ${where.join(' AND ')} ORDER BY i0.id LIMIT ${p(q.limit)}`;
+      WHERE ${where.join(' AND ')} ORDER BY i0.created_at, i0.id LIMIT ${p(q.limit)}`;
   }
   const r = await db.query(sql, params);
   return r.rows.map((row) => decodeJson<T>(row.data as string));

@@ -63,6 +63,22 @@ const MIGRATIONS: Migration[] = [
       `INSERT INTO ${s}.oc_audit_head (singleton, seq, hash) VALUES (true, 0, NULL)`,
     ],
   },
+  {
+    // Queries order by creation time, (created_at, id), not by id alone: explicit ids need not sort
+    // by time. Both tables carry the entity's createdAt so that a page is one ordered index scan.
+    version: 2,
+    name: 'order entity queries by created_at, then id',
+    statements: (s) => [
+      `ALTER TABLE ${s}.oc_entities ADD COLUMN created_at text COLLATE "C" NOT NULL DEFAULT ''`,
+      `UPDATE ${s}.oc_entities SET created_at = data->>'createdAt'
+        WHERE jsonb_typeof(data->'createdAt') = 'string'`,
+      `CREATE INDEX oc_entities_created ON ${s}.oc_entities (kind, created_at, id)`,
+      `ALTER TABLE ${s}.oc_index ADD COLUMN created_at text COLLATE "C" NOT NULL DEFAULT ''`,
+      `UPDATE ${s}.oc_index i SET created_at = e.created_at FROM ${s}.oc_entities e
+        WHERE e.kind = i.kind AND e.id = i.id AND e.created_at <> ''`,
+      `CREATE INDEX oc_index_created ON ${s}.oc_index (kind, field, value, created_at, id)`,
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

@@ -2,7 +2,7 @@ import type { AuditEvent, AuditHead } from '../types.js';
 import { indexEntries, uniqueKeys } from './indexing.js';
 import { decodeJson, encodeJson, encodeText } from './postgres-codec.js';
 import type { Sql } from './postgres-runner.js';
-import type { Change, CommitConflict, Write } from './store.js';
+import { type Change, type CommitConflict, createdAtOf, type Write } from './store.js';
 
 /** Audit rows per INSERT statement, well below the 65535 parameters PostgreSQL allows. */
 const AUDIT_BATCH = 500;
@@ -16,17 +16,19 @@ const MAX_PAYLOAD_BYTES = 7000;
 export async function applyWrite(tx: Sql, s: string, w: Write): Promise<CommitConflict | undefined> {
   const id = encodeText(w.entity.id);
   const data = encodeJson(w.entity);
+  const createdAt = encodeText(createdAtOf(w.entity));
   if (w.expectedVersion === undefined) {
     const r = await tx.query(
-      `INSERT INTO ${s}.oc_entities (kind, id, version, data) VALUES ($1, $2, $3, $4::text::jsonb)
+      `INSERT INTO ${s}.oc_entities (kind, id, version, created_at, data) VALUES ($1, $2, $3, $4, $5::text::jsonb)
        ON CONFLICT (kind, id) DO NOTHING`,
-      [w.kind, id, w.entity.version, data],
+      [w.kind, id, w.entity.version, createdAt, data],
     );
     if (r.rowCount === 0) return { kind: w.kind, id: w.entity.id, reason: 'exists' };
   } else {
     const r = await tx.query(
-      `UPDATE ${s}.oc_entities SET version = $4, data = $5::text::jsonb WHERE kind = $1 AND id = $2 AND version = $3`,
-      [w.kind, id, w.expectedVersion, w.entity.version, data],
+      `UPDATE ${s}.oc_entities SET version = $4, created_at = $5, data = $6::text::jsonb
+       WHERE kind = $1 AND id = $2 AND version = $3`,
+      [w.kind, id, w.expectedVersion, w.entity.version, createdAt, data],
     );
     if (r.rowCount === 0) {
       const found = await tx.query(`SELECT 1 FROM ${s}.oc_entities WHERE kind = $1 AND id = $2`, [w.kind, id]);
@@ -35,16 +37,19 @@ export async function applyWrite(tx: Sql, s: string, w: Write): Promise<CommitCo
   }
   const index = indexEntries(w.kind, w.entity);
   const unique = uniqueKeys(w.kind, w.entity);
-  // Index rows become exactly indexEntries(entity); unique keys the entity no longer has are released.
+  // Index rows become exactly indexEntries(entity), at the entity's created_at; unique keys the
+  // entity no longer has are released.
   await tx.query(
-    `WITH wanted AS (SELECT f, v FROM unnest($3::text[], $4::text[]) AS t(f, v)),
+    `WITH wanted AS (SELECT DISTINCT f, v FROM unnest($3::text[], $4::text[]) AS t(f, v)),
      stale_index AS (
        DELETE FROM ${s}.oc_index x WHERE x.kind = $1 AND x.id = $2
          AND (x.field, x.value) NOT IN (SELECT f, v FROM wanted)),
      stale_unique AS (
        DELETE FROM ${s}.oc_unique u WHERE u.kind = $1 AND u.id = $2
          AND (u.key, u.value) NOT IN (SELECT k, v FROM unnest($5::text[], $6::text[]) AS t(k, v)))
-     INSERT INTO ${s}.oc_index (kind, field, value, id) SELECT $1, f, v, $2 FROM wanted ON CONFLICT DO NOTHING`,
+     INSERT INTO ${s}.oc_index AS x (kind, field, value, id, created_at) SELECT $1, f, v, $2, $7 FROM wanted
+     ON CONFLICT (kind, field, value, id) DO UPDATE SET created_at = excluded.created_at
+       WHERE x.created_at <> excluded.created_at`,
     [
       w.kind,
       id,
@@ -52,6 +57,7 @@ export async function applyWrite(tx: Sql, s: string, w: Write): Promise<CommitCo
       index.map(([, v]) => encodeText(v)),
       unique.map(([k]) => encodeText(k)),
       unique.map(([, v]) => encodeText(v)),
+      createdAt,
     ],
   );
   for (const [key, value] of unique) {

@@ -1,36 +1,52 @@
 /**
- * Ids of one index value, kept sorted (ids sort by creation time, so inserts are almost always
- * appends). Removal is lazy: the id leaves `live` and stays in `ids` as a tombstone until a
- * compaction, so moving an entity between statuses costs O(1) and a page read stays O(page).
+ * Keys of one index value, kept sorted. The memory store's keys are `createdAt\0id` (see
+ * `orderKey` in memory.ts), which sort by creation time, so inserts are almost always appends.
+ * Methods name their argument `id`: any string key works. Removal is lazy: the id becomes a
+ * tombstone in `dead` and stays in `ids` until a compaction, so moving an entity between statuses
+ * costs O(1) (amortised) and a page read stays O(page). Only tombstones are kept in a Set: an index
+ * costs one array slot per live id.
  */
 export class SortedIdIndex {
   private ids: string[] = [];
-  private readonly live = new Set<string>();
+  private readonly dead = new Set<string>();
 
   get size(): number {
-    return this.live.size;
+    return this.ids.length - this.dead.size;
+  }
+
+  /** True when `id` is in `ids` (live or a tombstone). */
+  private present(id: string): boolean {
+    const n = this.ids.length;
+    if (n === 0) return false;
+    // Recent ids are the common case: check the end before searching.
+    if ((this.ids[n - 1] as string) === id) return true;
+    if ((this.ids[n - 1] as string) < id) return false;
+    return this.ids[this.lowerBound(id)] === id;
   }
 
   has(id: string): boolean {
-    return this.live.has(id);
+    return !this.dead.has(id) && this.present(id);
   }
 
   add(id: string): void {
-    if (this.live.has(id)) return;
-    this.live.add(id);
+    if (this.dead.delete(id)) return; // a tombstone revived in place
     const n = this.ids.length;
     if (n === 0 || (this.ids[n - 1] as string) < id) {
       this.ids.push(id);
       return;
     }
     const pos = this.lowerBound(id);
-    if (this.ids[pos] !== id) this.ids.splice(pos, 0, id); // else: a tombstone revived in place
+    if (this.ids[pos] !== id) this.ids.splice(pos, 0, id);
   }
 
   delete(id: string): void {
-    if (!this.live.delete(id)) return;
-    const dead = this.ids.length - this.live.size;
-    if (dead > 64 && dead > this.live.size) this.ids = this.ids.filter((x) => this.live.has(x));
+    if (this.dead.has(id) || !this.present(id)) return;
+    this.dead.add(id);
+    const live = this.ids.length - this.dead.size;
+    if (this.dead.size > 64 && this.dead.size > live) {
+      this.ids = this.ids.filter((x) => !this.dead.has(x));
+      this.dead.clear();
+    }
   }
 
   /** First index whose id is >= `id`. */
@@ -50,9 +66,10 @@ export class SortedIdIndex {
     const out: string[] = [];
     let i = after === undefined ? 0 : this.lowerBound(after);
     if (after !== undefined && this.ids[i] === after) i++;
+    const dead = this.dead.size > 0 ? this.dead : undefined;
     for (; i < this.ids.length && out.length < limit; i++) {
       const id = this.ids[i] as string;
-      if (this.live.has(id) && (accept === undefined || accept(id))) out.push(id);
+      if ((dead === undefined || !dead.has(id)) && (accept === undefined || accept(id))) out.push(id);
     }
     return out;
   }

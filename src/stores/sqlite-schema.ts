@@ -54,6 +54,22 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
       CREATE INDEX oc_audit_timestamp ON oc_audit (timestamp, seq);
     `,
   },
+  {
+    // Queries order by creation time, (created_at, id), not by id alone: explicit ids need not sort
+    // by time. Both tables carry the entity's createdAt so that a page is one ordered index scan.
+    version: 2,
+    sql: `
+      ALTER TABLE oc_entities ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+      UPDATE oc_entities SET created_at = CASE
+        WHEN json_type(data, '$.createdAt') = 'text' THEN json_extract(data, '$.createdAt') ELSE '' END;
+      CREATE INDEX oc_entities_created ON oc_entities (kind, created_at, id);
+
+      ALTER TABLE oc_index ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+      UPDATE oc_index SET created_at = coalesce(
+        (SELECT e.created_at FROM oc_entities e WHERE e.kind = oc_index.kind AND e.id = oc_index.id), '');
+      CREATE INDEX oc_index_created ON oc_index (kind, field, value, created_at, id);
+    `,
+  },
 ];
 
 /**
@@ -90,15 +106,17 @@ export interface Statements {
   commit: Stmt<[]>;
   rollback: Stmt<[]>;
   get: Stmt<[kind: string, id: string], DataRow>;
+  createdAt: Stmt<[kind: string, id: string], { created_at: string }>;
   version: Stmt<[kind: string, id: string], { version: number }>;
   uniqueOwner: Stmt<[kind: string, key: string, value: string], { id: string }>;
   byUnique: Stmt<[kind: string, key: string, value: string], DataRow>;
-  upsert: Stmt<[kind: string, id: string, version: number, status: string | null, data: string]>;
+  upsert: Stmt<[kind: string, id: string, version: number, status: string | null, createdAt: string, data: string]>;
   dropIndex: Stmt<[kind: string, id: string]>;
-  addIndex: Stmt<[kind: string, field: string, value: string, id: string]>;
+  addIndex: Stmt<[kind: string, field: string, value: string, id: string, createdAt: string]>;
   dropUnique: Stmt<[kind: string, id: string]>;
   addUnique: Stmt<[kind: string, key: string, value: string, id: string]>;
-  all: Stmt<[kind: string, after: string, limit: number], DataRow>;
+  all: Stmt<[kind: string, limit: number], DataRow>;
+  allAfter: Stmt<[kind: string, afterCreatedAt: string, after: string, limit: number], DataRow>;
   count: Stmt<[kind: string], { status: string | null; n: number }>;
   head: Stmt<[], DataRow>;
   addAudit: Stmt<[number, string, string, string, string, string | null, string, string]>;
@@ -115,6 +133,9 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
     commit: db.prepare<[]>('COMMIT'),
     rollback: db.prepare<[]>('ROLLBACK'),
     get: db.prepare<[string, string], DataRow>('SELECT data FROM oc_entities WHERE kind = ? AND id = ?'),
+    createdAt: db.prepare<[string, string], { created_at: string }>(
+      'SELECT created_at FROM oc_entities WHERE kind = ? AND id = ?',
+    ),
     version: db.prepare<[string, string], { version: number }>(
       'SELECT version FROM oc_entities WHERE kind = ? AND id = ?',
     ),
@@ -125,20 +146,24 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
       `SELECT e.data FROM oc_unique u JOIN oc_entities e ON e.kind = u.kind AND e.id = u.id
        WHERE u.kind = ? AND u.key = ? AND u.value = ?`,
     ),
-    upsert: db.prepare<[string, string, number, string | null, string]>(
-      `INSERT INTO oc_entities (kind, id, version, status, data) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, status = excluded.status, data = excluded.data`,
+    upsert: db.prepare<[string, string, number, string | null, string, string]>(
+      `INSERT INTO oc_entities (kind, id, version, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, status = excluded.status,
+         created_at = excluded.created_at, data = excluded.data`,
     ),
     dropIndex: db.prepare<[string, string]>('DELETE FROM oc_index WHERE kind = ? AND id = ?'),
-    addIndex: db.prepare<[string, string, string, string]>(
-      'INSERT OR IGNORE INTO oc_index (kind, field, value, id) VALUES (?, ?, ?, ?)',
+    addIndex: db.prepare<[string, string, string, string, string]>(
+      'INSERT OR IGNORE INTO oc_index (kind, field, value, id, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
     dropUnique: db.prepare<[string, string]>('DELETE FROM oc_unique WHERE kind = ? AND id = ?'),
     addUnique: db.prepare<[string, string, string, string]>(
       'INSERT INTO oc_unique (kind, key, value, id) VALUES (?, ?, ?, ?)',
     ),
-    all: db.prepare<[string, string, number], DataRow>(
-      'SELECT data FROM oc_entities WHERE kind = ? AND id > ? ORDER BY id LIMIT ?',
+    all: db.prepare<[string, number], DataRow>(
+      'SELECT data FROM oc_entities WHERE kind = ? ORDER BY created_at, id LIMIT ?',
+    ),
+    allAfter: db.prepare<[string, string, string, number], DataRow>(
+      'SELECT data FROM oc_entities WHERE kind = ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?',
     ),
     count: db.prepare<[string], { status: string | null; n: number }>(
       'SELECT status, count(*) AS n FROM oc_entities WHERE kind = ? GROUP BY status',

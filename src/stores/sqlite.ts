@@ -3,18 +3,19 @@ import { OrchestrationError } from '../errors.js';
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
 import { type DataRow, migrate, prepareStatements, type Statements } from './sqlite-schema.js';
-import type {
-  AnyEntity,
-  AuditQuery,
-  Change,
-  CommitConflict,
-  CommitResult,
-  EntityKind,
-  EntityMap,
-  EntityQuery,
-  Store,
-  StoreCapabilities,
-  Write,
+import {
+  type AnyEntity,
+  type AuditQuery,
+  type Change,
+  type CommitConflict,
+  type CommitResult,
+  createdAtOf,
+  type EntityKind,
+  type EntityMap,
+  type EntityQuery,
+  type Store,
+  type StoreCapabilities,
+  type Write,
 } from './store.js';
 
 /** Options of {@link SqliteStore}. Give `filename` or `database`. */
@@ -119,29 +120,45 @@ export class SqliteStore implements Store {
   async query<K extends EntityKind>(kind: K, q: EntityQuery): Promise<EntityMap[K][]> {
     return this.guard('query', () => {
       const s = this.ready();
-      const after = q.after ?? '';
       const limit = Math.max(0, Math.floor(q.limit));
+      // Keyset paging on (created_at, id): the cursor is the position of the entity `after` names.
+      let cursor: [createdAt: string, id: string] | [] = [];
+      if (q.after !== undefined) {
+        const row = s.createdAt.get(kind, q.after);
+        if (row === undefined) return [];
+        cursor = [row.created_at, q.after];
+      }
       const [first, ...rest] = q.filters;
       const rows =
         first === undefined
-          ? s.all.all(kind, after, limit)
-          : this.filterQuery(q.filters.length).all(kind, first[0], first[1], after, ...rest.flat(), limit);
+          ? cursor.length === 0
+            ? s.all.all(kind, limit)
+            : s.allAfter.all(kind, ...cursor, limit)
+          : this.filterQuery(q.filters.length, cursor.length > 0).all(
+              kind,
+              first[0],
+              first[1],
+              ...cursor,
+              ...rest.flat(),
+              limit,
+            );
       return rows.map((r) => JSON.parse(r.data) as EntityMap[K]);
     });
   }
 
-  /** Drives the page from the first filter's index rows in id order; the others must exist too. */
-  private filterQuery(n: number): Stmt<unknown[], DataRow> {
-    let stmt = this.filterQueries.get(n);
+  /** Drives the page from the first filter's index rows in (created_at, id) order; the others must exist too. */
+  private filterQuery(n: number, after: boolean): Stmt<unknown[], DataRow> {
+    const key = after ? -n : n;
+    let stmt = this.filterQueries.get(key);
     if (stmt === undefined) {
       const exists =
         ' AND EXISTS (SELECT 1 FROM oc_index x WHERE x.kind = i.kind AND x.field = ? AND x.value = ? AND x.id = i.id)';
       stmt = this.db.prepare<unknown[], DataRow>(
         `SELECT e.data FROM oc_index i JOIN oc_entities e ON e.kind = i.kind AND e.id = i.id
-         WHERE i.kind = ? AND i.field = ? AND i.value = ? AND i.id > ?${exists.repeat(n - 1)}
-         ORDER BY i.id LIMIT ?`,
+         WHERE i.kind = ? AND i.field = ? AND i.value = ?${after ? ' AND (i.created_at, i.id) > (?, ?)' : ''}${exists.repeat(n - 1)}
+         ORDER BY i.created_at, i.id LIMIT ?`,
       );
-      this.filterQueries.set(n, stmt);
+      this.filterQueries.set(key, stmt);
     }
     return stmt;
   }
@@ -319,12 +336,13 @@ function findConflict(s: Statements, writes: Write[]): CommitConflict | undefine
 /** Writes the entity row and replaces its index and unique-key rows. */
 function put(s: Statements, w: Write, existed: boolean): void {
   const e: AnyEntity = w.entity;
-  s.upsert.run(w.kind, e.id, e.version, statusOf(e) ?? null, JSON.stringify(e));
+  const createdAt = createdAtOf(e);
+  s.upsert.run(w.kind, e.id, e.version, statusOf(e) ?? null, createdAt, JSON.stringify(e));
   if (existed) {
     s.dropIndex.run(w.kind, e.id);
     s.dropUnique.run(w.kind, e.id);
   }
-  for (const [field, value] of indexEntries(w.kind, e)) s.addIndex.run(w.kind, field, value, e.id);
+  for (const [field, value] of indexEntries(w.kind, e)) s.addIndex.run(w.kind, field, value, e.id, createdAt);
   for (const [key, value] of uniqueKeys(w.kind, e)) s.addUnique.run(w.kind, key, value, e.id);
 }
 

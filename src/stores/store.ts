@@ -65,8 +65,20 @@ export type CommitResult = { ok: true; events: AuditEvent[] } | { ok: false; con
 export interface EntityQuery {
   filters: Array<[field: string, value: string]>;
   limit: number;
-  /** Id of the last item of the previous page. */
+  /**
+   * Id of the last item of the previous page: the page holds the entities after it in creation
+   * order, whether or not it matches the filters. An id the store does not hold gives an empty page.
+   */
   after?: string;
+}
+
+/**
+ * The creation time that orders an entity in queries: its `createdAt` (a fixed-width ISO string,
+ * so text order is time order), or `''` when it has none.
+ */
+export function createdAtOf(entity: AnyEntity): string {
+  const at = (entity as { createdAt?: unknown }).createdAt;
+  return typeof at === 'string' ? at : '';
 }
 
 /** Filters of an audit query. Dates are normalised ISO date-times, inclusive. */
@@ -104,7 +116,12 @@ export interface Store {
   get<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined>;
   /** The entity holding a unique key (see `uniqueKeys`), e.g. an action's `idempotencyKey`. */
   getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined>;
-  /** Entities matching every filter, ordered by id (creation time), after `after`, at most `limit`. */
+  /**
+   * Entities matching every filter, ordered by creation time: by `createdAt`, then by id among equal
+   * `createdAt` (so explicit ids keep their creation order). At most `limit`, keyset-paged: with
+   * `after`, only entities whose `(createdAt, id)` is greater than that of the entity `after` names;
+   * `[]` when `after` names no entity of `kind`.
+   */
   query<K extends EntityKind>(kind: K, query: EntityQuery): Promise<EntityMap[K][]>;
   count(kind: EntityKind): Promise<StatusCounts>;
   /** Applies every write and appends the audit records atomically, or nothing. */

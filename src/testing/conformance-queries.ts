@@ -5,7 +5,6 @@ import type { Actor } from '../types.js';
 import {
   actionEntity,
   actorEntity,
-  byId,
   type ConformanceCase,
   changeOf,
   expectOk,
@@ -20,19 +19,44 @@ import {
 
 type Filter = [string, string];
 
+/** `items` in the order of every query: by `createdAt`, then by id. */
+function byCreation<T extends { id: string; createdAt: string }>(items: readonly T[]): T[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...items].sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
+}
+
+/** An ISO timestamp `seconds` after a fixed start. */
+const at = (seconds: number) => new Date(Date.UTC(2030, 0, 1) + seconds * 1000).toISOString();
+
+/** Every page of `query('actor', filters)` with `limit`, following `after`, concatenated. */
+async function allPages(store: Store, filters: Filter[], limit: number): Promise<string[]> {
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const page = await store.query('actor', { filters, limit, ...(after === undefined ? {} : { after }) });
+    assert.ok(page.length <= limit, 'a page holds at most limit items');
+    seen.push(...idsOf(page));
+    if (page.length < limit) break;
+    after = page[page.length - 1]?.id;
+  }
+  return seen;
+}
+
 /** Checks `query(kind)` against a reference filter over `entities` (by `indexEntries`) for many filter sets. */
 async function checkQueries<K extends EntityKind>(store: Store, kind: K, entities: EntityMap[K][]): Promise<void> {
   const entries = new Map(entities.map((e) => [e.id, indexEntries(kind, e)]));
   const expected = (filters: Filter[]) =>
     idsOf(
-      byId(entities).filter((e) => filters.every(([f, v]) => entries.get(e.id)?.some(([g, w]) => g === f && w === v))),
+      byCreation(entities).filter((e) =>
+        filters.every(([f, v]) => entries.get(e.id)?.some(([g, w]) => g === f && w === v)),
+      ),
     );
   const check = async (filters: Filter[]) => {
     const got = await store.query(kind, { filters, limit: 1000 });
     assert.deepEqual(idsOf(got), expected(filters), `query('${kind}', ${JSON.stringify(filters)})`);
   };
 
-  assert.deepEqual(await store.query(kind, { filters: [], limit: 1000 }), byId(entities));
+  assert.deepEqual(await store.query(kind, { filters: [], limit: 1000 }), byCreation(entities));
   const seen = new Map<string, Filter>();
   for (const list of entries.values()) for (const p of list) seen.set(JSON.stringify(p), p);
   const pairs = [...seen.values()];
@@ -172,7 +196,7 @@ export function queryCases(): ConformanceCase[] {
       },
     },
     {
-      name: 'query - each kind is separate and results are ordered by id, not by insert or update time',
+      name: 'query - each kind is separate and results are ordered by creation time, not by insert or update time',
       run: async (store) => {
         const actors = Array.from({ length: 8 }, () => actorEntity());
         await insertAll(store, 'actor', shuffled(actors));
@@ -180,11 +204,14 @@ export function queryCases(): ConformanceCase[] {
         await insertAll(store, 'policy', [policyEntity()]);
         expectOk(await store.commit(changeOf([updateOf('actor', actors[0] as Actor, { name: 'touched' })])));
         const got = await store.query('actor', { filters: [], limit: 100 });
-        assert.deepEqual(idsOf(got), idsOf(byId(actors)));
+        assert.deepEqual(idsOf(got), idsOf(byCreation(actors)));
         assert.equal(got[0]?.name, 'touched');
         assert.equal((await store.query('workflow', { filters: [], limit: 100 })).length, 1);
         assert.deepEqual(idsOf(await store.query('policy', { filters: [], limit: 100 })), ['policy']);
-        assert.deepEqual(idsOf(await store.query('actor', { filters: [], limit: 3 })), idsOf(byId(actors)).slice(0, 3));
+        assert.deepEqual(
+          idsOf(await store.query('actor', { filters: [], limit: 3 })),
+          idsOf(byCreation(actors)).slice(0, 3),
+        );
       },
     },
     {
@@ -194,7 +221,7 @@ export function queryCases(): ConformanceCase[] {
           actorEntity({ status: i % 3 === 0 ? 'busy' : 'active', capabilities: i % 2 === 0 ? ['even'] : [] }),
         );
         await insertAll(store, 'actor', shuffled(actors));
-        const sorted = byId(actors);
+        const sorted = byCreation(actors);
         const sets: Array<[Filter[], string[]]> = [
           [[], idsOf(sorted)],
           [[['status', 'active']], idsOf(sorted.filter((a) => a.status === 'active'))],
@@ -208,27 +235,114 @@ export function queryCases(): ConformanceCase[] {
         ];
         for (const [filters, want] of sets) {
           for (const limit of [1, 4, 7, 100]) {
-            const seen: string[] = [];
-            let after: string | undefined;
-            for (let guard = 0; guard < 100; guard++) {
-              const page = await store.query('actor', { filters, limit, ...(after === undefined ? {} : { after }) });
-              assert.ok(page.length <= limit, 'a page holds at most limit items');
-              seen.push(...idsOf(page));
-              if (page.length < limit) break;
-              after = page[page.length - 1]?.id;
-            }
-            assert.deepEqual(seen, want, `pages of ${limit} with ${JSON.stringify(filters)}`);
+            assert.deepEqual(
+              await allPages(store, filters, limit),
+              want,
+              `pages of ${limit} with ${JSON.stringify(filters)}`,
+            );
           }
         }
         // `after` need not match the filters: the previous page's last item may have changed since.
-        const busy = sorted.find((a) => a.status === 'busy' && a.id > (sorted[5]?.id ?? '')) as Actor;
-        const rest = (sets[1]?.[1] ?? []).filter((id) => id > busy.id);
+        const busyAt = sorted.findIndex((a, i) => a.status === 'busy' && i > 5);
+        const busy = sorted[busyAt] as Actor;
+        const rest = idsOf(sorted.slice(busyAt + 1).filter((a) => a.status === 'active'));
         assert.deepEqual(
           idsOf(await store.query('actor', { filters: [['status', 'active']], limit: 100, after: busy.id })),
           rest,
         );
         const last = sorted[sorted.length - 1] as Actor;
         assert.deepEqual(await store.query('actor', { filters: [], limit: 10, after: last.id }), []);
+        // An `after` that names no entity of the kind gives an empty page, as in queryAudit.
+        for (const filters of [[], [['status', 'active']], sets[2]?.[0] ?? []] as Filter[][]) {
+          for (const after of ['actor_unknown', '']) {
+            assert.deepEqual(await store.query('actor', { filters, limit: 10, after }), [], `after '${after}'`);
+          }
+        }
+        await insertAll(store, 'workflow', [workflowEntity({ id: 'workflow_other' })]);
+        assert.deepEqual(await store.query('actor', { filters: [], limit: 10, after: 'workflow_other' }), []);
+      },
+    },
+    {
+      name: 'query - explicit ids created out of alphabetical order come back in creation order, filtered and paged',
+      run: async (store) => {
+        const names = ['zed', 'amy', 'mia', 'bob', 'yan', 'cat', 'kim', 'ann', 'xia', 'dan', 'lee'];
+        const actors = names.map((id, i) =>
+          actorEntity({
+            id,
+            createdAt: at(i),
+            updatedAt: at(i),
+            status: i % 3 === 2 ? 'busy' : 'active',
+            capabilities: i % 2 === 0 ? ['even'] : [],
+          }),
+        );
+        await insertAll(store, 'actor', shuffled(actors));
+        // A later update (and its updatedAt) does not move an entity.
+        const first = actors[0] as Actor;
+        expectOk(await store.commit(changeOf([updateOf('actor', first, { name: 'updated' })])));
+        const inOrder = (keep: (a: Actor) => boolean) => idsOf(actors.filter(keep));
+        const sets: Array<[Filter[], string[]]> = [
+          [[], names],
+          [[['status', 'active']], inOrder((a) => a.status === 'active')],
+          [[['capability', 'even']], inOrder((a) => a.capabilities.includes('even'))],
+          [
+            [
+              ['status', 'active'],
+              ['capability', 'even'],
+            ],
+            inOrder((a) => a.status === 'active' && a.capabilities.includes('even')),
+          ],
+        ];
+        for (const [filters, want] of sets) {
+          const all = await store.query('actor', { filters, limit: 1000 });
+          assert.deepEqual(idsOf(all), want, `query with ${JSON.stringify(filters)}`);
+          for (const limit of [1, 2, 3, 100]) {
+            assert.deepEqual(
+              await allPages(store, filters, limit),
+              want,
+              `pages of ${limit} with ${JSON.stringify(filters)}`,
+            );
+          }
+        }
+        assert.equal((await store.query('actor', { filters: [], limit: 1 }))[0]?.name, 'updated');
+        // The cursor is a place in creation order, whether or not it matches the filters.
+        assert.deepEqual(
+          idsOf(await store.query('actor', { filters: [['status', 'active']], limit: 100, after: 'mia' })),
+          ['bob', 'yan', 'kim', 'ann', 'dan', 'lee'],
+        );
+        assert.deepEqual(idsOf(await store.query('actor', { filters: [], limit: 2, after: 'amy' })), ['mia', 'bob']);
+        assert.deepEqual(await store.query('actor', { filters: [], limit: 10, after: 'lee' }), []);
+      },
+    },
+    {
+      name: 'query - entities with equal createdAt are ordered by id, and pages split ties without gaps',
+      run: async (store) => {
+        const made = [
+          actorEntity({ id: 'actor_t2_c', createdAt: at(2), status: 'busy' }),
+          actorEntity({ id: 'actor_t1_z', createdAt: at(1) }),
+          actorEntity({ id: 'actor_t2_a', createdAt: at(2) }),
+          actorEntity({ id: 'actor_t3_a', createdAt: at(3), status: 'busy' }),
+          actorEntity({ id: 'actor_t2_b', createdAt: at(2) }),
+          actorEntity({ id: 'actor_t0_y', createdAt: at(0), status: 'busy' }),
+        ];
+        await insertAll(store, 'actor', made);
+        const want = ['actor_t0_y', 'actor_t1_z', 'actor_t2_a', 'actor_t2_b', 'actor_t2_c', 'actor_t3_a'];
+        assert.deepEqual(idsOf(byCreation(made)), want);
+        for (const limit of [1, 2, 4, 100]) {
+          assert.deepEqual(await allPages(store, [], limit), want, `pages of ${limit}`);
+          assert.deepEqual(await allPages(store, [['role', 'tester']], limit), want, `pages of ${limit} by role`);
+        }
+        assert.deepEqual(idsOf(await store.query('actor', { filters: [], limit: 2, after: 'actor_t2_a' })), [
+          'actor_t2_b',
+          'actor_t2_c',
+        ]);
+        assert.deepEqual(
+          idsOf(await store.query('actor', { filters: [['status', 'busy']], limit: 10, after: 'actor_t2_a' })),
+          ['actor_t2_c', 'actor_t3_a'],
+        );
+        assert.deepEqual(
+          idsOf(await store.query('actor', { filters: [['status', 'active']], limit: 10, after: 'actor_t2_c' })),
+          [],
+        );
       },
     },
     {

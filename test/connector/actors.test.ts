@@ -247,6 +247,45 @@ for (const s of storesUnderTest()) {
         );
       });
 
+      it('queryActors returns actors with explicit ids in creation order', async () => {
+        const clock = manualClock();
+        const c = await connectors.make({ clock: clock.now });
+        const created: Actor[] = [];
+        for (const [i, id] of ['zed', 'amy', 'mia', 'bob', 'kim'].entries()) {
+          clock.advance(1000);
+          created.push(
+            await c.createActor({
+              id,
+              name: id,
+              role: i % 2 ? 'agent' : 'reviewer',
+              status: i === 2 ? 'busy' : 'active',
+            }),
+          );
+        }
+        clock.advance(1000);
+        const generated = await c.createActor({ name: 'Gen', role: 'agent' });
+        created.push(generated);
+        // A later update does not move an actor.
+        clock.advance(1000);
+        await c.updateActor({ id: 'zed', status: 'busy' });
+        expect(ids(await c.queryActors())).toEqual(['zed', 'amy', 'mia', 'bob', 'kim', generated.id]);
+        expect(ids(await c.queryActors({ role: 'agent' }))).toEqual(['amy', 'bob', generated.id]);
+        expect(ids(await c.queryActors({ status: 'busy' }))).toEqual(['zed', 'mia']);
+        expect(ids(await c.queryActors({ status: 'active', role: 'reviewer' }))).toEqual(['kim']);
+
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await c.queryActors({ limit: 2, ...(after ? { after } : {}) });
+          seen.push(...ids(page));
+          if (page.length < 2) break;
+          after = page[page.length - 1]?.id;
+        }
+        expect(seen).toEqual(ids(created));
+        expect(ids(await c.queryActors({ role: 'agent', after: 'mia' }))).toEqual(['bob', generated.id]);
+        expect(await c.queryActors({ after: 'nobody' })).toEqual([]);
+      });
+
       it('returns at most 100 actors by default and accepts a limit of 1000', async () => {
         const c = await connectors.make();
         for (let i = 0; i < 102; i++) await c.createActor({ name: `a${i}`, role: 'agent' });

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer, findChainBreak } from '../../src/audit/chain.js';
 import { isOrchestrationError } from '../../src/errors.js';
 import { type PgClientLike, type PgPoolLike, PostgresStore } from '../../src/postgres.js';
+import { SCHEMA_VERSION } from '../../src/stores/postgres-schema.js';
 import type { AuditDraft, Change, CommitResult, Store } from '../../src/stores/store.js';
 import { storeConformanceCases } from '../../src/testing/conformance.js';
 import type { Actor, AuditEvent } from '../../src/types.js';
@@ -109,7 +110,7 @@ describe('PostgresStore without a database server', () => {
     const pool: PgPoolLike = {
       // the migration's fast path: the schema is current
       query: async (text) => ({
-        rows: [text.includes('to_regclass') ? { present: true } : { version: 1 }],
+        rows: [text.includes('to_regclass') ? { present: true } : { version: SCHEMA_VERSION }],
         rowCount: 1,
       }),
       connect: async () => client,
@@ -396,8 +397,8 @@ describe.skipIf(!DATABASE_URL)('PostgresStore on a PostgreSQL server', () => {
     const schema = newSchema();
     const starting = Array.from({ length: 4 }, () => openStore(schema));
     await Promise.all(starting.map((s) => s.init()));
-    const { rows } = await admin.query(`SELECT version FROM "${schema}".oc_migrations`);
-    expect(rows).toEqual([{ version: 1 }]);
+    const { rows } = await admin.query(`SELECT version FROM "${schema}".oc_migrations ORDER BY version`);
+    expect(rows).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
     eventsOf(await (starting[3] as PostgresStore).commit(insert(actor())));
   });
 
