@@ -1,0 +1,246 @@
+import { redactParams } from '../audit/redact.js';
+import { assertWorkflowTakesAction, claim, finish, isExpired, leaseExpired } from '../domain/actions.js';
+import { settleStepWithExecution } from '../domain/workflows.js';
+import { OrchestrationError } from '../errors.js';
+import type { Mutation } from '../kernel.js';
+import type * as s from '../schemas.js';
+import type { Write } from '../stores/store.js';
+import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
+import { newId } from '../util/ids.js';
+import { dryRunResult, expiredError, GateBase, type In } from './gate-base.js';
+import { runAttempts } from './runner.js';
+
+/** Execution of approved proposals: the atomic claim, attempts with lease renewal, the outcome, recovery. */
+export class Executions extends GateBase {
+  // ------------------------------------------------------------ execute
+
+  async execute(i: In<typeof s.executeActionInput>): Promise<ExecutionResult> {
+    const policy = await this.k.policy();
+    // A dry-run policy is a safety switch: a call may ask for a dry run, never out of one.
+    const dryRun = policy.dry_run || i.dry_run === true;
+    await this.expireIfDue(i.proposal_id);
+    if (dryRun) return this.simulate(await this.k.load('action', i.proposal_id, 'Check proposal_id.'));
+    const claimed = await this.claimForExecution(i.proposal_id, policy);
+    return this.runClaimed(claimed, policy);
+  }
+
+  async simulate(a: ActionProposal): Promise<ExecutionResult> {
+    if (isExpired(a, this.k.now().getTime())) throw expiredError(a);
+    claim(a, 'dry-run', '', ''); // throws the same precondition errors as a real run
+    await this.assertWorkflowOpen(a);
+    const description = (await this.k.describe(a.tool)).description;
+    const result = dryRunResult(a.tool, a.params, description, a.id);
+    const now = this.iso();
+    await this.k.commit({
+      writes: [],
+      drafts: [
+        this.k.draft(
+          { type: 'action_simulated', details: { tool: a.tool, message: result.message } },
+          'action',
+          a.id,
+          a.actorId,
+          now,
+        ),
+      ],
+    });
+    return result;
+  }
+
+  /** INVALID_STATE when the proposal's workflow was cancelled or completed, or its step finished, since it was proposed. */
+  async assertWorkflowOpen(a: ActionProposal): Promise<void> {
+    if (a.workflowId === undefined) return;
+    const wf = await this.k.guardStore(() => this.k.store.get('workflow', a.workflowId as string));
+    if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
+  }
+
+  claimForExecution(id: string, policy: Policy): Promise<ActionProposal> {
+    return this.k.mutate('action', id, 'Check proposal_id.', async (a) => {
+      const nowDate = this.k.now();
+      if (isExpired(a, nowDate.getTime())) throw expiredError(a);
+      const now = nowDate.toISOString();
+      const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
+      const c = claim(a, newId('exec'), now, lease);
+      await this.assertWorkflowOpen(a);
+      return {
+        mutation: {
+          writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+          drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now)),
+        },
+        result: c.action,
+      };
+    });
+  }
+
+  /** Runs a claimed proposal and stores its outcome (and settles its workflow step). */
+  async runClaimed(a: ActionProposal, policy: Policy): Promise<ExecutionResult> {
+    const executionId = (a.execution as NonNullable<ActionProposal['execution']>).executionId;
+    const started = performance.now();
+    const description = (await this.k.describe(a.tool).catch(() => ({ description: undefined }))).description;
+    let outcome: Awaited<ReturnType<typeof runAttempts>>;
+    let params = a.params;
+    const heartbeat = this.keepLease(a.id, executionId, policy.execution_lease_ms);
+    try {
+      params = this.checkParams(a.tool, a.params, description, policy);
+      outcome = await runAttempts(
+        ({ signal, attempt }) =>
+          this.k.executor.execute(
+            { tool: a.tool, params },
+            { signal, attempt, executionId, proposalId: a.id, actorId: a.actorId },
+          ),
+        {
+          retries: policy.max_retries,
+          timeoutMs: policy.timeout_ms,
+          signal: this.k.lifetime.signal,
+          retryTimeouts: description?.idempotent !== false,
+        },
+      );
+    } catch (err) {
+      const e = err instanceof OrchestrationError ? err : new OrchestrationError('INVALID_PARAMS', String(err));
+      outcome = { ok: false, error: { code: e.code, message: e.message }, attempts: 0 };
+    } finally {
+      await heartbeat.stop();
+    }
+    const result = this.resultOf(a.tool, params, description, a.id, executionId, outcome, performance.now() - started);
+    await this.storeOutcome(a, result);
+    return result;
+  }
+
+  /**
+   * Renews the lease of a running execution every third of its length, so that only a process that
+   * stopped (crashed, frozen) lets it run out. The renewal is bookkeeping, not a decision: no audit record.
+   */
+  keepLease(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> } {
+    let inFlight: Promise<void> = Promise.resolve();
+    const renew = async () => {
+      const a = await this.k.store.get('action', id);
+      if (a?.status !== 'executing' || a.execution?.executionId !== executionId) return;
+      const leaseExpiresAt = new Date(this.k.now().getTime() + leaseMs).toISOString();
+      await this.k.store.commit({
+        writes: [
+          {
+            kind: 'action',
+            entity: { ...a, execution: { ...a.execution, leaseExpiresAt }, version: a.version + 1 },
+            expectedVersion: a.version,
+          },
+        ],
+        audit: [],
+        seal: this.k.seal,
+      });
+    };
+    const timer = setInterval(
+      () => {
+        inFlight = inFlight.then(renew).catch(() => {
+          // a failed renewal is retried at the next tick; the lease itself is the safety net
+        });
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await inFlight;
+      },
+    };
+  }
+
+  async storeOutcome(a: ActionProposal, result: ExecutionResult): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = await this.k.guardStore(() => this.k.store.get('action', a.id));
+      if (
+        current === undefined ||
+        current.status !== 'executing' ||
+        current.execution?.executionId !== result.executionId
+      ) {
+        return; // recovered as interrupted meanwhile: the trail already says so
+      }
+      const now = this.iso();
+      const c = finish(current, result, now);
+      const writes: Write[] = [{ kind: 'action', entity: c.action, expectedVersion: current.version }];
+      const drafts = c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now));
+      if (current.workflowId !== undefined && current.stepId !== undefined) {
+        const wf = await this.k.guardStore(() => this.k.store.get('workflow', current.workflowId as string));
+        if (wf !== undefined) {
+          const settled = settleStepWithExecution(wf, current.stepId, result.success, result.result, now);
+          if (settled !== undefined) {
+            writes.push({ kind: 'workflow', entity: settled.workflow, expectedVersion: wf.version });
+            drafts.push(
+              ...settled.events.map((e) =>
+                this.k.draft({ ...e, details: { ...e.details, proposalId: a.id } }, 'workflow', wf.id, a.actorId, now),
+              ),
+            );
+          }
+        }
+      }
+      const r = await this.k.commit({ writes, drafts });
+      if (r.ok) return;
+    }
+    throw new OrchestrationError(
+      'STORE_ERROR',
+      `Could not store the outcome of '${a.id}'; it stays executing until recoverStaleExecutions().`,
+      {
+        proposalId: a.id,
+        retryable: true,
+      },
+    );
+  }
+
+  async recoverStale(): Promise<ActionProposal[]> {
+    const moved: ActionProposal[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.k.guardStore(() =>
+        this.k.store.query('action', {
+          filters: [['status', 'executing']],
+          limit: 500,
+          ...(after !== undefined ? { after } : {}),
+        }),
+      );
+      for (const a of page) {
+        if (!leaseExpired(a, this.k.now().getTime())) continue;
+        const r = await this.interrupt(a);
+        if (r) moved.push(r);
+      }
+      if (page.length < 500) break;
+      after = page[page.length - 1]?.id;
+    }
+    return moved;
+  }
+
+  async interrupt(a: ActionProposal): Promise<ActionProposal | undefined> {
+    const now = this.iso();
+    const exec = a.execution as NonNullable<ActionProposal['execution']>;
+    const result: ExecutionResult = {
+      success: false,
+      dryRun: false,
+      message: `Execution of ${a.tool} was interrupted: its lease ran out at ${exec.leaseExpiresAt}. It was not re-run.`,
+      proposalId: a.id,
+      executionId: exec.executionId,
+      tool: a.tool,
+      params: redactParams(
+        a.params,
+        (await this.k.describe(a.tool).catch(() => ({ description: undefined }))).description?.redact,
+      ),
+      error: { code: 'INTERRUPTED', message: 'The process running this execution stopped before storing its outcome.' },
+      attempts: 0,
+      durationMs: Date.parse(now) - Date.parse(exec.startedAt),
+    };
+    const c = finish(a, result, now);
+    const m: Mutation = {
+      writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+      drafts: c.events.map((e) =>
+        this.k.draft({ ...e, details: { ...e.details, interrupted: true } }, 'action', a.id, undefined, now),
+      ),
+    };
+    if (a.workflowId !== undefined && a.stepId !== undefined) {
+      const wf = await this.k.guardStore(() => this.k.store.get('workflow', a.workflowId as string));
+      const settled = wf && settleStepWithExecution(wf, a.stepId, false, undefined, now);
+      if (wf && settled) {
+        m.writes.push({ kind: 'workflow', entity: settled.workflow, expectedVersion: wf.version });
+        m.drafts.push(...settled.events.map((e) => this.k.draft(e, 'workflow', wf.id, undefined, now)));
+      }
+    }
+    const r = await this.k.commit(m);
+    return r.ok ? c.action : undefined;
+  }
+}

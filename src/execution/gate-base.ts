@@ -1,0 +1,135 @@
+import type { z } from 'zod';
+import { canonicalJson } from '../audit/canonical.js';
+import { redactParams, scrubSecrets } from '../audit/redact.js';
+import { expire, isExpired } from '../domain/actions.js';
+import { OrchestrationError } from '../errors.js';
+import type { Kernel } from '../kernel.js';
+import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
+import { newId } from '../util/ids.js';
+import { toJsonData } from '../util/json.js';
+import type { ToolDescription } from './executor.js';
+import type { runAttempts } from './runner.js';
+
+export type In<S extends z.ZodType> = z.output<S>;
+
+/** What every part of the approval machine shares: the kernel, params checks, expiry. Internal. */
+export class GateBase {
+  constructor(readonly k: Kernel) {}
+
+  iso(): string {
+    return this.k.now().toISOString();
+  }
+
+  /** Checks params: plain JSON within the size limit, then the tool's schema (INVALID_PARAMS). */
+  checkParams(tool: string, params: Record<string, unknown>, d: ToolDescription | undefined, policy: Policy) {
+    const data = toJsonData(params, policy.max_params_bytes, `Params of '${tool}'`, 'INVALID_PARAMS');
+    if (d?.validate === undefined) return data;
+    const r = d.validate(data);
+    if (!r.success) {
+      throw new OrchestrationError(
+        'INVALID_PARAMS',
+        `Params of '${tool}' do not match its schema: ${r.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
+          .join('; ')}. Fix them and propose again.`,
+        { tool, issues: r.issues },
+      );
+    }
+    return r.params;
+  }
+
+  async describeKnown(tool: string): Promise<ToolDescription | undefined> {
+    const { known, description } = await this.k.describe(tool);
+    if (!known) {
+      throw new OrchestrationError(
+        'TOOL_NOT_FOUND',
+        `Tool '${tool}' is not known to the executor. Register it in \`tools\` or check its name.`,
+        {
+          tool,
+        },
+      );
+    }
+    return description;
+  }
+
+  /** Moves a proposal past its deadline to `expired` (audited). Returns it when it did. */
+  async expireIfDue(id: string): Promise<ActionProposal | undefined> {
+    const a = await this.k.guardStore(() => this.k.store.get('action', id));
+    if (a === undefined || !isExpired(a, this.k.now().getTime())) return undefined;
+    const now = this.iso();
+    const c = expire(a, now);
+    const r = await this.k.commit({
+      writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+      drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, undefined, now)),
+    });
+    return r.ok ? c.action : undefined;
+  }
+
+  resultOf(
+    tool: string,
+    params: Record<string, unknown>,
+    description: ToolDescription | undefined,
+    proposalId: string | undefined,
+    executionId: string,
+    outcome: Awaited<ReturnType<typeof runAttempts>>,
+    durationMs: number,
+  ): ExecutionResult {
+    const shown = redactParams(params, description?.redact);
+    const base = {
+      dryRun: false,
+      ...(proposalId !== undefined ? { proposalId } : {}),
+      executionId,
+      tool,
+      params: shown,
+      attempts: outcome.attempts,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+    };
+    if (outcome.ok) {
+      let value: unknown = outcome.value;
+      try {
+        value = value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+      } catch {
+        value = String(value);
+      }
+      return { ...base, success: true, message: `Executed ${tool}`, ...(value !== undefined ? { result: value } : {}) };
+    }
+    return {
+      ...base,
+      success: false,
+      message: `Failed to execute ${tool}: ${scrubSecrets(outcome.error.message, params, description?.redact)}`,
+      error: { ...outcome.error, message: scrubSecrets(outcome.error.message, params, description?.redact) },
+    };
+  }
+}
+
+export function expiredError(a: ActionProposal): OrchestrationError {
+  return new OrchestrationError(
+    'EXPIRED',
+    `Action proposal '${a.id}' expired at ${a.expiresAt}. Propose the action again.`,
+    {
+      proposalId: a.id,
+      expiresAt: a.expiresAt,
+    },
+  );
+}
+
+export function dryRunResult(
+  tool: string,
+  params: Record<string, unknown>,
+  d: ToolDescription | undefined,
+  proposalId: string | undefined,
+): ExecutionResult {
+  const shown = redactParams(params, d?.redact);
+  return {
+    success: true,
+    dryRun: true,
+    // Canonical (sorted keys): the same params read the same whichever store kept them.
+    message: `[DRY RUN] Would execute ${tool} with ${canonicalJson(shown)}`,
+    ...(proposalId !== undefined ? { proposalId } : {}),
+    executionId: newId('exec'),
+    tool,
+    params: shown,
+    attempts: 0,
+    durationMs: 0,
+  };
+}
