@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createSealer } from './audit/chain.js';
 import { DEFAULT_POLICY } from './domain/policy.js';
 import type { DomainEvent } from './domain/workflows.js';
@@ -50,6 +51,8 @@ export class Kernel {
     private readonly publish: (events: AuditEvent[]) => void,
   ) {
     this.seal = createSealer(signingKey);
+    // Every running attempt listens on the lifetime signal; hundreds at once are normal, not a leak.
+    setMaxListeners(0, this.lifetime.signal);
     this.initialPolicy = initialPolicy;
     this.cachedPolicy = initialPolicy;
   }
