@@ -229,7 +229,18 @@ export const updatePolicyInput = z.strictObject({
 
 const dateInput = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO date (2026-01-31) or date-time (2026-01-31T12:00:00Z)');
+  .max(64)
+  .refine(
+    (s) => ISO_DATE.test(s) && !Number.isNaN(Date.parse(s)) && sameCalendarDay(s),
+    'an ISO date (2026-01-31) or date-time (2026-01-31T12:00:00Z)',
+  );
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+/** Rejects dates that Date.parse rolls over (2026-02-31). */
+function sameCalendarDay(s: string): boolean {
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
 /** Input of `queryAuditEvents`. Dates are inclusive. */
 export const queryAuditEventsInput = z.strictObject({
   eventType: tag.optional(),
@@ -244,7 +255,11 @@ export const queryAuditEventsInput = z.strictObject({
 /** Input of `verifyAuditTrail`. */
 export const verifyAuditTrailInput = z.strictObject({
   head: z
-    .strictObject({ seq: z.number().int().nonnegative(), hash: z.string(), signature: z.string().optional() })
+    .strictObject({
+      seq: z.number().int().nonnegative(),
+      hash: z.string().max(128),
+      signature: z.string().max(128).optional(),
+    })
     .optional(),
 });
 

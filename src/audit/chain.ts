@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditDraft, AuditSealer } from '../stores/store.js';
 import type { AuditEvent, AuditHead } from '../types.js';
@@ -6,15 +7,59 @@ import { canonicalJson } from './canonical.js';
 /** `prevHash` of the first record of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+// One-shot `crypto.hash` (Node >= 20.12) skips the Hash object that createHash allocates per call.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+/** SHA-256 (hex) of a string. */
+const sha256Hex: (text: string) => string =
+  typeof oneShot === 'function'
+    ? (text) => oneShot('sha256', text, 'hex')
+    : (text) => createHash('sha256').update(text).digest('hex');
+
 /** SHA-256 (hex) of the canonical JSON of `value`. */
 export function sha256Canonical(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return sha256Hex(canonicalJson(value));
+}
+
+/** The members of an audit record that its hash covers, in canonical (sorted) order. */
+const BODY_KEYS = ['actorId', 'details', 'entityId', 'entityType', 'eventType', 'id', 'prevHash', 'seq', 'timestamp'];
+const RECORD_KEYS = new Set([...BODY_KEYS, 'hash', 'signature']);
+
+/**
+ * `canonicalJson` of a record without `hash` and `signature`, written member by member when the
+ * record holds only the known members (the same text, without sorting keys per record);
+ * anything else takes the general path.
+ */
+function canonicalBody(e: Record<string, unknown>): string {
+  if (Object.getPrototypeOf(e) === Object.prototype) {
+    const keys = Object.keys(e);
+    let known = true;
+    for (const k of keys) {
+      if (!RECORD_KEYS.has(k)) {
+        known = false;
+        break;
+      }
+    }
+    if (known) return knownBody(e);
+  }
+  const { hash: _h, signature: _s, ...body } = e;
+  return canonicalJson(body);
+}
+
+/** `canonicalJson` of a record whose own members are all known, without `hash` and `signature`. */
+function knownBody(e: Record<string, unknown>): string {
+  let out = '{';
+  for (const k of BODY_KEYS) {
+    const v = e[k];
+    if (v === undefined || typeof v === 'function' || !Object.hasOwn(e, k)) continue;
+    out += `${out.length > 1 ? ',' : ''}"${k}":${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 /** The hash of a record: SHA-256 of its canonical JSON without `hash` and `signature` (so it covers `prevHash`). */
 export function hashEvent(e: Omit<AuditEvent, 'hash' | 'signature'> & { hash?: string; signature?: string }): string {
-  const { hash: _h, signature: _s, ...body } = e;
-  return sha256Canonical(body);
+  return sha256Hex(canonicalBody(e as unknown as Record<string, unknown>));
 }
 
 /** HMAC-SHA-256 (hex) of a record hash. */
@@ -35,20 +80,16 @@ export function checkSignature(hash: string, signature: string | undefined, key:
 /** A sealer that chains drafts with SHA-256 and, with a key, signs each hash. */
 export function createSealer(signingKey?: string): AuditSealer {
   return (draft: AuditDraft, prev: AuditHead | null): AuditEvent => {
-    const body: Omit<AuditEvent, 'hash' | 'signature'> = {
-      id: draft.id,
-      seq: prev ? prev.seq + 1 : 1,
-      eventType: draft.eventType,
-      entityType: draft.entityType,
-      entityId: draft.entityId,
-      ...(draft.actorId !== undefined ? { actorId: draft.actorId } : {}),
-      timestamp: draft.timestamp,
-      details: draft.details,
-      prevHash: prev ? prev.hash : GENESIS_HASH,
-    };
-    const hash = sha256Canonical(body);
-    const event: AuditEvent = { ...body, hash };
-    if (signingKey !== undefined) event.signature = signHash(hash, signingKey);
+    const { id, eventType, entityType, entityId, actorId, timestamp, details } = draft;
+    const seq = prev ? prev.seq + 1 : 1;
+    const prevHash = prev ? prev.hash : GENESIS_HASH;
+    // Built whole, members in the order they always had; `hash` is filled in once the rest is hashed.
+    const event: AuditEvent =
+      actorId !== undefined
+        ? { id, seq, eventType, entityType, entityId, actorId, timestamp, details, prevHash, hash: '' }
+        : { id, seq, eventType, entityType, entityId, timestamp, details, prevHash, hash: '' };
+    event.hash = sha256Hex(knownBody(event as unknown as Record<string, unknown>));
+    if (signingKey !== undefined) event.signature = signHash(event.hash, signingKey);
     return event;
   };
 }

@@ -44,7 +44,7 @@ export function checkDag(nodes: readonly DagNode[]): void {
   if (cycle !== undefined) {
     throw new OrchestrationError(
       'DEPENDENCY_CYCLE',
-      `Workflow steps depend on each other in a cycle: ${cycle.join(' -> ')}. Remove one of these dependencies.`,
+      `Workflow steps depend on each other in a cycle: ${cycle.length > 12 ? `${cycle.slice(0, 10).join(' -> ')} -> ... (${cycle.length - 1} steps)` : cycle.join(' -> ')}. Remove one of these dependencies.`,
       { cycle },
     );
   }

@@ -78,7 +78,11 @@ export interface ToolDefinition<P extends Record<string, unknown> = Record<strin
   requiresApproval?: boolean;
   /** Read-only tools need no approval. @default false */
   readOnly?: boolean;
-  /** Param paths shown as `[REDACTED]` in audit records, events and messages; the handler gets the real values. */
+  /**
+   * Param paths (`'password'`, `'token.value'`; through arrays, every element) shown as `[REDACTED]` in
+   * audit records, events, results and messages, and scrubbed from the tool's error messages. The
+   * handler gets the real values, and the store keeps them in the proposal's `params`.
+   */
   redact?: string[];
 }
 

@@ -39,7 +39,16 @@ export class ToolRegistry implements Executor {
     };
     if (schema !== undefined) {
       description.validate = (params): ParamsCheck => {
-        const r = schema.safeParse(params);
+        let r: ReturnType<typeof schema.safeParse>;
+        try {
+          r = schema.safeParse(params);
+        } catch {
+          // A refinement or transform of the tool's schema threw on these params: they are not valid.
+          return {
+            success: false,
+            issues: [{ path: [], message: "the tool's schema threw while checking the params" }],
+          };
+        }
         return r.success ? { success: true, params: r.data } : { success: false, issues: zodIssues(r.error) };
       };
       try {

@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../audit/redact.js';
 import type { RemoteServer } from '../config.js';
 import { requiresApproval, toolRules } from '../domain/policy.js';
 import { OrchestrationError } from '../errors.js';
@@ -154,7 +155,11 @@ export class RemoteGateway {
       );
       const result: ForwardResult = outcome.ok
         ? { success: true, data: outcome.value, execution_time_ms: ms(performance.now() - started) }
-        : { success: false, error: outcome.error, execution_time_ms: ms(performance.now() - started) };
+        : {
+            success: false,
+            error: { ...outcome.error, message: scrubSecrets(outcome.error.message, params, description?.redact) },
+            execution_time_ms: ms(performance.now() - started),
+          };
       await this.audit('local', i.tool, result, outcome.attempts);
       return result;
     }

@@ -104,17 +104,34 @@ export async function runAttempts(
       if (onOuterAbort) opts.signal?.removeEventListener('abort', onOuterAbort);
     }
   };
+  const retryOptions = {
+    retries: opts.retries,
+    factor: 2,
+    minTimeout: opts.minBackoffMs ?? 50,
+    maxTimeout: opts.maxBackoffMs ?? 2000,
+    randomize: true,
+    shouldRetry: ({ error }: { error: unknown }) => !(error instanceof Stopped),
+    // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
+    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+  };
   try {
-    const value = await pRetry(one, {
-      retries: opts.retries,
-      factor: 2,
-      minTimeout: opts.minBackoffMs ?? 50,
-      maxTimeout: opts.maxBackoffMs ?? 2000,
-      randomize: true,
-      shouldRetry: ({ error }) => !(error instanceof Stopped),
-      // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
-      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
-    });
+    let value: unknown;
+    if (plainRetryOptions(retryOptions)) {
+      // Most calls succeed at once, and setting p-retry up costs more than a quick tool: the first
+      // attempt runs on its own, and only a failure hands over to p-retry, which is given that
+      // failure as its own first attempt, so retries, backoff and abort handling stay p-retry's.
+      let failure: { error: unknown } | undefined;
+      try {
+        value = await one(1);
+      } catch (error) {
+        failure = { error };
+      }
+      if (failure !== undefined) {
+        const first = failure.error;
+        if (first instanceof Stopped) throw first; // p-retry would not retry it either
+        value = await pRetry((n: number) => (n === 1 ? Promise.reject(first) : one(n)), retryOptions);
+      }
+    } else value = await pRetry(one, retryOptions);
     return { ok: true, value, attempts };
   } catch (err) {
     if (succeeded !== undefined) return { ok: true, value: succeeded.value, attempts };
@@ -123,6 +140,12 @@ export async function runAttempts(
     if (cause instanceof WrappedFailure) cause = cause.original;
     return { ok: false, error: describeError(cause), attempts };
   }
+}
+
+/** Options p-retry accepts as they are (else it rejects them before any attempt, which it must then do). */
+function plainRetryOptions(o: { retries: number; minTimeout: number; maxTimeout: number }): boolean {
+  const ok = (n: number) => typeof n === 'number' && n >= 0 && !Number.isNaN(n);
+  return ok(o.retries) && ok(o.minTimeout) && Number.isFinite(o.minTimeout) && ok(o.maxTimeout);
 }
 
 class WrappedFailure extends Error {

@@ -141,10 +141,13 @@ function bindActor(name: McpToolName, args: unknown, actorId: string): unknown {
   for (const field of fields) {
     if (input[field] === undefined) input[field] = actorId;
     else if (input[field] !== actorId) {
+      // The given value comes from the client: show a bounded part of it, never all of it.
+      const text = String(input[field]);
+      const given = text.length > 80 ? `${text.slice(0, 80)}…` : text;
       throw new OrchestrationError(
         'FORBIDDEN',
-        `This server acts as '${actorId}' only; '${field}' cannot be '${String(input[field])}'. Leave it out.`,
-        { field, actorId, given: input[field] },
+        `This server acts as '${actorId}' only; '${field}' cannot be '${given}'. Leave it out.`,
+        { field, actorId, given },
       );
     }
   }

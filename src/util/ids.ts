@@ -1,12 +1,16 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** Kind prefixes of generated ids. */
 export type IdKind = 'actor' | 'workflow' | 'step' | 'proposal' | 'action' | 'exec' | 'evt';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 let lastTime = 0;
+let lastTimeText = '';
 let counter = 0;
-const processTag = encodeRandom(4);
+
+// Random bytes are drawn a pool at a time: one randomFillSync per 1,024 ids instead of one per id.
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
 
 function encodeTime(ms: number): string {
   let out = '';
@@ -18,23 +22,29 @@ function encodeTime(ms: number): string {
 }
 
 function encodeRandom(n: number): string {
-  const bytes = randomBytes(n);
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
   let out = '';
-  for (let i = 0; i < n; i++) out += ALPHABET[(bytes[i] as number) % 32];
+  // 256 is a multiple of 32, so `% 32` keeps every character equally likely.
+  for (let i = 0; i < n; i++) out += ALPHABET[(pool[poolAt++] as number) % 32];
   return out;
 }
+
+const processTag = encodeRandom(4);
 
 /**
  * A new id `<kind>_<time><counter><process><random>`: unique, and ordered by creation time
  * within one process (a monotonic counter breaks ties inside one millisecond).
  */
 export function newId(kind: IdKind): string {
-  let now = Date.now();
+  const now = Date.now();
   if (now <= lastTime) {
-    now = lastTime;
     counter++;
   } else {
     lastTime = now;
+    lastTimeText = encodeTime(now);
     counter = 0;
   }
   // 6 base32 digits of counter: 1 billion ids per millisecond before wrapping
@@ -44,5 +54,5 @@ export function newId(kind: IdKind): string {
     cs = ALPHABET[c % 32] + cs;
     c = Math.floor(c / 32);
   }
-  return `${kind}_${encodeTime(now)}${cs}${processTag}${encodeRandom(4)}`;
+  return `${kind}_${lastTimeText}${cs}${processTag}${encodeRandom(4)}`;
 }

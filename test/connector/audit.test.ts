@@ -542,3 +542,12 @@ describe('verifyAuditTrail on a tampered MemoryStore', () => {
     expect(await c.verifyAuditTrail()).toMatchObject({ valid: false, firstInvalidSeq: 4 });
   });
 });
+
+describe('queryAuditEvents date validation', () => {
+  it.each(['2026-02-31', 'Jan 31 2026', '2026-1-5', '2026-01-31 12:00'])('rejects %s with INVALID_INPUT', async (d) => {
+    const { OrchestrationConnector } = await import('../../src/index.js');
+    const c = new OrchestrationConnector();
+    await expect(c.queryAuditEvents({ startDate: d })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await c.close();
+  });
+});
