@@ -161,12 +161,14 @@ export class MemoryStore implements Store {
     const t = this.table(kind);
     const old = t.rows.get(entity.id);
     const entries = indexEntries(kind, entity);
-    const key = orderKey(entity);
+    let key = orderKey(entity);
     if (old !== undefined) {
       // Only the index entries that change are touched (an update usually changes the status alone),
       // unless createdAt changed: then every entry moves to the new key.
       const oldKey = orderKey(old);
       const moved = oldKey !== key;
+      // One key string per entity, shared by all its index slots, instead of a new copy per update.
+      if (!moved) key = t.all.find(oldKey) ?? key;
       if (moved) t.all.delete(oldKey);
       for (const [f, v] of indexEntries(kind, old)) {
         if (moved || !entries.some(([f2, v2]) => f2 === f && v2 === v)) t.indexes.get(f)?.get(v)?.delete(oldKey);

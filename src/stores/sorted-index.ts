@@ -28,6 +28,16 @@ export class SortedIdIndex {
     return !this.dead.has(id) && this.present(id);
   }
 
+  /** The stored string equal to `id` (live or a tombstone), so that callers can share one instance. */
+  find(id: string): string | undefined {
+    const n = this.ids.length;
+    if (n === 0) return undefined;
+    const last = this.ids[n - 1] as string;
+    if (last === id) return last;
+    const found = this.ids[this.lowerBound(id)];
+    return found === id ? found : undefined;
+  }
+
   add(id: string): void {
     if (this.dead.delete(id)) return; // a tombstone revived in place
     const n = this.ids.length;
