@@ -22,20 +22,7 @@ export class GateBase {
 
   /** Checks params: plain JSON within the size limit, then the tool's schema (INVALID_PARAMS). */
   checkParams(tool: string, params: Record<string, unknown>, d: ToolDescription | undefined, policy: Policy) {
-    const data = toJsonData(params, policy.max_params_bytes, `Params of '${tool}'`, 'INVALID_PARAMS');
-    if (d?.validate === undefined) return data;
-    const r = d.validate(data);
-    if (!r.success) {
-      throw new OrchestrationError(
-        'INVALID_PARAMS',
-        `Params of '${tool}' do not match its schema: ${r.issues
-          .slice(0, 5)
-          .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
-          .join('; ')}. Fix them and propose again.`,
-        { tool, issues: r.issues },
-      );
-    }
-    return r.params;
+    return checkToolParams(tool, params, d, policy);
   }
 
   async describeKnown(tool: string): Promise<ToolDescription | undefined> {
@@ -132,4 +119,27 @@ export function dryRunResult(
     attempts: 0,
     durationMs: 0,
   };
+}
+
+/** Checks params: plain JSON within the size limit, then the tool's schema (INVALID_PARAMS). */
+export function checkToolParams(
+  tool: string,
+  params: Record<string, unknown>,
+  d: ToolDescription | undefined,
+  policy: Policy,
+): Record<string, unknown> {
+  const data = toJsonData(params, policy.max_params_bytes, `Params of '${tool}'`, 'INVALID_PARAMS');
+  if (d?.validate === undefined) return data;
+  const r = d.validate(data);
+  if (!r.success) {
+    throw new OrchestrationError(
+      'INVALID_PARAMS',
+      `Params of '${tool}' do not match its schema: ${r.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
+        .join('; ')}. Fix them and propose again.`,
+      { tool, issues: r.issues },
+    );
+  }
+  return r.params;
 }

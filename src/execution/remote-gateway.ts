@@ -6,6 +6,7 @@ import type { Kernel } from '../kernel.js';
 import type { ExecuteWithRetryInput, ForwardToolCallInput } from '../schemas.js';
 import { newId } from '../util/ids.js';
 import { toJsonData } from '../util/json.js';
+import { checkToolParams } from './gate-base.js';
 import { runAttempts } from './runner.js';
 
 /** Result of `forwardToolCall` and `executeWithRetry`. */
@@ -139,15 +140,7 @@ export class RemoteGateway {
           { tool: i.tool },
         );
       }
-      let params = toJsonData(i.params ?? {}, policy.max_params_bytes, `Params of '${i.tool}'`, 'INVALID_PARAMS');
-      if (description?.validate) {
-        const r = description.validate(params);
-        if (!r.success)
-          throw new OrchestrationError('INVALID_PARAMS', `Params of '${i.tool}' do not match its schema.`, {
-            issues: r.issues,
-          });
-        params = r.params;
-      }
+      const params = checkToolParams(i.tool, i.params ?? {}, description, policy);
       const executionId = newId('exec');
       const outcome = await runAttempts(
         ({ signal, attempt }) => this.k.executor.execute({ tool: i.tool, params }, { signal, attempt, executionId }),
