@@ -78,6 +78,7 @@ export class OrchestrationConnector extends GuardedEmitter {
       c.enableAudit ?? true,
       this.signingKey,
       (events) => this.deliver(events),
+      () => this.sinks.length > 0 || this.eventNames().length > 0,
     );
     this.gate = new Gate(this.k);
     this.actors = new Actors(this.k);
@@ -376,7 +377,7 @@ export class OrchestrationConnector extends GuardedEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.k.lifetime.abort(new OrchestrationError('INVALID_STATE', 'The connector was closed.'));
+    this.k.shutdown(new OrchestrationError('INVALID_STATE', 'The connector was closed.'));
     // A sink that never settles must not keep close() from returning.
     await Promise.race([this.flushAuditSinks(), new Promise((r) => setTimeout(r, SINK_FLUSH_ON_CLOSE_MS).unref())]);
     await Promise.allSettled([this.remote.close(), this.k.executor.close?.()]);

@@ -40,6 +40,11 @@ export class Kernel {
   private readonly initialPolicy: Policy;
   /** Aborted on close: running handlers see it through their signal. */
   readonly lifetime = new AbortController();
+  /**
+   * Called once on close, before `lifetime` aborts. Running attempts register here rather than on
+   * `lifetime.signal`: a Set entry costs far less than an EventTarget listener per attempt.
+   */
+  private readonly onStop = new Set<(reason: unknown) => void>();
 
   constructor(
     readonly store: Store,
@@ -49,6 +54,8 @@ export class Kernel {
     readonly auditEnabled: boolean,
     signingKey: string | undefined,
     private readonly publish: (events: AuditEvent[]) => void,
+    /** Whether anyone receives published records (listeners, sinks); when not, commits are quiet. */
+    private readonly hasAudience: () => boolean = () => true,
   ) {
     this.seal = createSealer(signingKey);
     // Every running attempt listens on the lifetime signal; hundreds at once are normal, not a leak.
@@ -74,6 +81,24 @@ export class Kernel {
 
   now(): Date {
     return this.clock();
+  }
+
+  /** The lifetime as runAttempts takes it: a signal, and a cheap subscription to its abort. */
+  readonly stopSource: StopSource = {
+    signal: this.lifetime.signal,
+    subscribe: (cb) => {
+      this.onStop.add(cb);
+      return () => {
+        this.onStop.delete(cb);
+      };
+    },
+  };
+
+  /** Aborts every running attempt and the lifetime signal (on close). */
+  shutdown(reason: unknown): void {
+    for (const cb of [...this.onStop]) cb(reason);
+    this.onStop.clear();
+    this.lifetime.abort(reason);
   }
 
   /** The policy in force. Shared stores are re-read so that every instance sees updates. */
@@ -113,11 +138,34 @@ export class Kernel {
     };
   }
 
-  /** Reads an entity or throws NOT_FOUND with `hint` as what to do. */
+  /** Reads an entity or throws NOT_FOUND with `hint` as what to do. The result is the caller's. */
   async load<K extends EntityKind>(kind: K, id: string, hint: string): Promise<EntityMap[K]> {
     const e = await this.guardStore(() => this.store.get(kind, id));
-    if (e === undefined)
-      throw new OrchestrationError('NOT_FOUND', `${label(kind)} '${id}' not found. ${hint}`, { kind, id });
+    if (e === undefined) throw notFound(kind, id, hint);
+    return e;
+  }
+
+  /**
+   * Reads an entity to look at, not to hand out or change: the store's own object when it offers
+   * `peek` (no copy), else a fresh read. The rules in `domain/` build new objects and never change
+   * their input, so what they return shares only parts of an entity that the store no longer holds
+   * once the change is committed (the store keeps a copy of every written entity).
+   */
+  async view<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined> {
+    if (this.store.peek !== undefined) {
+      try {
+        return this.store.peek(kind, id);
+      } catch (err) {
+        throw storeError(err);
+      }
+    }
+    return this.guardStore(() => this.store.get(kind, id));
+  }
+
+  /** {@link view}, or NOT_FOUND with `hint` as what to do. */
+  async viewOrThrow<K extends EntityKind>(kind: K, id: string, hint: string): Promise<EntityMap[K]> {
+    const e = await this.view(kind, id);
+    if (e === undefined) throw notFound(kind, id, hint);
     return e;
   }
 
@@ -129,8 +177,10 @@ export class Kernel {
     m: Mutation,
   ): Promise<{ ok: true; events: AuditEvent[] } | { ok: false; conflict: import('./stores/store.js').CommitConflict }> {
     const drafts = this.auditEnabled ? m.drafts : [];
-    const r = await this.commitWithRetry({ writes: m.writes, audit: drafts, seal: this.seal });
+    const quiet = !this.hasAudience();
+    const r = await this.commitWithRetry({ writes: m.writes, audit: drafts, seal: this.seal, quiet });
     if (!r.ok) return r;
+    if (quiet) return r;
     const events = this.auditEnabled ? r.events : m.drafts.map((d) => ({ ...d, seq: 0, prevHash: '', hash: '' }));
     this.publish(events);
     return { ok: true, events };
@@ -144,11 +194,12 @@ export class Kernel {
   private async commitWithRetry(change: Change): Promise<CommitResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.guardStore(() => this.store.commit(change));
-      } catch (err) {
+        return await this.store.commit(change);
+      } catch (thrown) {
+        const err = storeError(thrown);
         const retry =
           attempt < MAX_COMMIT_ATTEMPTS &&
-          isOrchestrationError(err, 'STORE_ERROR') &&
+          err.code === 'STORE_ERROR' &&
           err.details.retryable === true &&
           err.details.outcomeUnknown !== true;
         if (!retry) throw err;
@@ -158,20 +209,25 @@ export class Kernel {
   }
 
   /**
-   * Read-modify-write of one entity with optimistic concurrency: `apply` gets the current entity and
-   * returns the change (or throws a domain error); a lost version race re-reads and re-applies.
+   * Read-modify-write of one entity with optimistic concurrency: `apply` gets the current entity (to
+   * look at: see {@link view}) and returns the change (or throws a domain error); a lost version race
+   * re-reads and re-applies. An outcome with `error` commits its change, then throws the error (an
+   * expiry found on the way is recorded before the call is refused).
    */
   async mutate<K extends EntityKind, R>(
     kind: K,
     id: string,
     hint: string,
-    apply: (current: EntityMap[K]) => Promise<{ mutation: Mutation; result: R }> | { mutation: Mutation; result: R },
+    apply: (current: EntityMap[K]) => Promise<MutateOutcome<R>> | MutateOutcome<R>,
   ): Promise<R> {
     for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const current = await this.load(kind, id, hint);
-      const { mutation, result } = await apply(current);
-      const r = await this.commit(mutation);
-      if (r.ok) return result;
+      const current = await this.viewOrThrow(kind, id, hint);
+      const outcome = await apply(current);
+      const r = await this.commit(outcome.mutation);
+      if (r.ok) {
+        if ('error' in outcome) throw outcome.error;
+        return outcome.result;
+      }
       if (r.conflict.reason !== 'version' && r.conflict.reason !== 'missing') {
         throw new OrchestrationError(
           'CONFLICT',
@@ -190,11 +246,24 @@ export class Kernel {
     );
   }
 
-  /** What the executor knows of a tool (undefined: unknown, or the executor cannot tell). */
-  async describe(tool: string): Promise<{ known: boolean; description: ToolDescription | undefined }> {
-    if (typeof this.executor.describe !== 'function') return { known: true, description: undefined };
-    const d = await this.executor.describe(tool);
-    return { known: d !== undefined, description: d };
+  /**
+   * What the executor knows of a tool (undefined: unknown, or the executor cannot tell). Synchronous
+   * when the executor answers synchronously (local tools), so the common case costs no promise.
+   */
+  describe(tool: string): Described | Promise<Described> {
+    if (typeof this.executor.describe !== 'function') return UNDESCRIBED;
+    const d = this.executor.describe(tool);
+    if (d instanceof Promise) return d.then(described);
+    return described(d);
+  }
+
+  /** {@link describe}'s description, or undefined when the executor fails to describe the tool. */
+  async descriptionOf(tool: string): Promise<ToolDescription | undefined> {
+    try {
+      return (await this.describe(tool)).description;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Runs a store call; anything but an OrchestrationError becomes a STORE_ERROR. */
@@ -202,15 +271,46 @@ export class Kernel {
     try {
       return await fn();
     } catch (err) {
-      if (isOrchestrationError(err)) throw err;
-      throw new OrchestrationError(
-        'STORE_ERROR',
-        `The store failed: ${err instanceof Error ? err.message : String(err)}. Check the database and retry.`,
-        { retryable: false },
-        { cause: err },
-      );
+      throw storeError(err);
     }
   }
+}
+
+/** What {@link Kernel.describe} answers. */
+export interface Described {
+  known: boolean;
+  description: ToolDescription | undefined;
+}
+
+const UNDESCRIBED: Described = Object.freeze({ known: true, description: undefined });
+
+function described(d: ToolDescription | undefined): Described {
+  return { known: d !== undefined, description: d };
+}
+
+/** The outcome of a {@link Kernel.mutate} step: a change and its result, or a change and then an error. */
+export type MutateOutcome<R> = { mutation: Mutation; result: R } | { mutation: Mutation; error: Error };
+
+/** How runAttempts learns that the connector is closing. */
+export interface StopSource {
+  readonly signal: AbortSignal;
+  /** Calls `cb` once when the signal aborts; returns the unsubscribe. */
+  subscribe(cb: (reason: unknown) => void): () => void;
+}
+
+/** A store failure as the caller sees it: OrchestrationErrors pass, anything else is STORE_ERROR. */
+function storeError(err: unknown): OrchestrationError {
+  if (isOrchestrationError(err)) return err;
+  return new OrchestrationError(
+    'STORE_ERROR',
+    `The store failed: ${err instanceof Error ? err.message : String(err)}. Check the database and retry.`,
+    { retryable: false },
+    { cause: err },
+  );
+}
+
+function notFound(kind: EntityKind, id: string, hint: string): OrchestrationError {
+  return new OrchestrationError('NOT_FOUND', `${label(kind)} '${id}' not found. ${hint}`, { kind, id });
 }
 
 function label(kind: EntityKind): string {

@@ -7,8 +7,9 @@ import type * as s from '../schemas.js';
 import type { Write } from '../stores/store.js';
 import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
 import { newId } from '../util/ids.js';
-import { dryRunResult, expiredError, GateBase, type In } from './gate-base.js';
-import { runAttempts } from './runner.js';
+import { checkStoredParams, dryRunResult, expiredError, GateBase, type In } from './gate-base.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { executionContext, runAttempts } from './runner.js';
 
 /** Execution of approved proposals: the atomic claim, attempts with lease renewal, the outcome, recovery. */
 export class Executions extends GateBase {
@@ -18,8 +19,10 @@ export class Executions extends GateBase {
     const policy = await this.k.policy();
     // A dry-run policy is a safety switch: a call may ask for a dry run, never out of one.
     const dryRun = policy.dry_run || i.dry_run === true;
-    await this.expireIfDue(i.proposal_id);
-    if (dryRun) return this.simulate(await this.k.load('action', i.proposal_id, 'Check proposal_id.'));
+    if (dryRun) {
+      await this.expireIfDue(i.proposal_id);
+      return this.simulate(await this.k.load('action', i.proposal_id, 'Check proposal_id.'));
+    }
     const claimed = await this.claimForExecution(i.proposal_id, policy);
     return this.runClaimed(claimed, policy);
   }
@@ -49,14 +52,14 @@ export class Executions extends GateBase {
   /** INVALID_STATE when the proposal's workflow was cancelled or completed, or its step finished, since it was proposed. */
   async assertWorkflowOpen(a: ActionProposal): Promise<void> {
     if (a.workflowId === undefined) return;
-    const wf = await this.k.guardStore(() => this.k.store.get('workflow', a.workflowId as string));
+    const wf = await this.k.view('workflow', a.workflowId);
     if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
   }
 
   claimForExecution(id: string, policy: Policy): Promise<ActionProposal> {
     return this.k.mutate('action', id, 'Check proposal_id.', async (a) => {
       const nowDate = this.k.now();
-      if (isExpired(a, nowDate.getTime())) throw expiredError(a);
+      if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
       const now = nowDate.toISOString();
       const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
       const c = claim(a, newId('exec'), now, lease);
@@ -71,26 +74,26 @@ export class Executions extends GateBase {
     });
   }
 
+  /** Keeps the leases of this connector's running executions alive (one timer for all). */
+  private readonly leases = new LeaseKeeper((id, executionId, leaseMs) => this.renewLease(id, executionId, leaseMs));
+
   /** Runs a claimed proposal and stores its outcome (and settles its workflow step). */
   async runClaimed(a: ActionProposal, policy: Policy): Promise<ExecutionResult> {
     const executionId = (a.execution as NonNullable<ActionProposal['execution']>).executionId;
     const started = performance.now();
-    const description = (await this.k.describe(a.tool).catch(() => ({ description: undefined }))).description;
+    const description = await this.k.descriptionOf(a.tool);
     let outcome: Awaited<ReturnType<typeof runAttempts>>;
     let params = a.params;
-    const heartbeat = this.keepLease(a.id, executionId, policy.execution_lease_ms);
+    const lease = this.leases.keep(a.id, executionId, policy.execution_lease_ms);
     try {
-      params = this.checkParams(a.tool, a.params, description, policy);
+      params = checkStoredParams(a.tool, a.params, description);
+      const call = { tool: a.tool, params };
       outcome = await runAttempts(
-        ({ signal, attempt }) =>
-          this.k.executor.execute(
-            { tool: a.tool, params },
-            { signal, attempt, executionId, proposalId: a.id, actorId: a.actorId },
-          ),
+        (attempt) => this.k.executor.execute(call, executionContext(attempt, executionId, a.id, a.actorId)),
         {
           retries: policy.max_retries,
           timeoutMs: policy.timeout_ms,
-          signal: this.k.lifetime.signal,
+          stop: this.k.stopSource,
           retryTimeouts: description?.idempotent !== false,
         },
       );
@@ -98,7 +101,7 @@ export class Executions extends GateBase {
       const e = err instanceof OrchestrationError ? err : new OrchestrationError('INVALID_PARAMS', String(err));
       outcome = { ok: false, error: { code: e.code, message: e.message }, attempts: 0 };
     } finally {
-      await heartbeat.stop();
+      await lease.stop();
     }
     const result = this.resultOf(a.tool, params, description, a.id, executionId, outcome, performance.now() - started);
     await this.storeOutcome(a, result);
@@ -106,47 +109,29 @@ export class Executions extends GateBase {
   }
 
   /**
-   * Renews the lease of a running execution every third of its length, so that only a process that
-   * stopped (crashed, frozen) lets it run out. The renewal is bookkeeping, not a decision: no audit record.
+   * Moves the lease of a running execution forward. The renewal is bookkeeping, not a decision: no
+   * audit record.
    */
-  keepLease(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> } {
-    let inFlight: Promise<void> = Promise.resolve();
-    const renew = async () => {
-      const a = await this.k.store.get('action', id);
-      if (a?.status !== 'executing' || a.execution?.executionId !== executionId) return;
-      const leaseExpiresAt = new Date(this.k.now().getTime() + leaseMs).toISOString();
-      await this.k.store.commit({
-        writes: [
-          {
-            kind: 'action',
-            entity: { ...a, execution: { ...a.execution, leaseExpiresAt }, version: a.version + 1 },
-            expectedVersion: a.version,
-          },
-        ],
-        audit: [],
-        seal: this.k.seal,
-      });
-    };
-    const timer = setInterval(
-      () => {
-        inFlight = inFlight.then(renew).catch(() => {
-          // a failed renewal is retried at the next tick; the lease itself is the safety net
-        });
-      },
-      Math.max(10, Math.floor(leaseMs / 3)),
-    );
-    timer.unref();
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        await inFlight;
-      },
-    };
+  private async renewLease(id: string, executionId: string, leaseMs: number): Promise<void> {
+    const a = await this.k.store.get('action', id);
+    if (a?.status !== 'executing' || a.execution?.executionId !== executionId) return;
+    const leaseExpiresAt = new Date(this.k.now().getTime() + leaseMs).toISOString();
+    await this.k.store.commit({
+      writes: [
+        {
+          kind: 'action',
+          entity: { ...a, execution: { ...a.execution, leaseExpiresAt }, version: a.version + 1 },
+          expectedVersion: a.version,
+        },
+      ],
+      audit: [],
+      seal: this.k.seal,
+    });
   }
 
   async storeOutcome(a: ActionProposal, result: ExecutionResult): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const current = await this.k.guardStore(() => this.k.store.get('action', a.id));
+      const current = await this.k.view('action', a.id);
       if (
         current === undefined ||
         current.status !== 'executing' ||
@@ -159,7 +144,7 @@ export class Executions extends GateBase {
       const writes: Write[] = [{ kind: 'action', entity: c.action, expectedVersion: current.version }];
       const drafts = c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now));
       if (current.workflowId !== undefined && current.stepId !== undefined) {
-        const wf = await this.k.guardStore(() => this.k.store.get('workflow', current.workflowId as string));
+        const wf = await this.k.view('workflow', current.workflowId);
         if (wf !== undefined) {
           const settled = settleStepWithExecution(wf, current.stepId, result.success, result.result, now);
           if (settled !== undefined) {
@@ -217,10 +202,7 @@ export class Executions extends GateBase {
       proposalId: a.id,
       executionId: exec.executionId,
       tool: a.tool,
-      params: redactParams(
-        a.params,
-        (await this.k.describe(a.tool).catch(() => ({ description: undefined }))).description?.redact,
-      ),
+      params: redactParams(a.params, (await this.k.descriptionOf(a.tool))?.redact),
       error: { code: 'INTERRUPTED', message: 'The process running this execution stopped before storing its outcome.' },
       attempts: 0,
       durationMs: Date.parse(now) - Date.parse(exec.startedAt),

@@ -3,10 +3,11 @@ import { canonicalJson } from '../audit/canonical.js';
 import { redactParams, scrubSecrets } from '../audit/redact.js';
 import { expire, isExpired } from '../domain/actions.js';
 import { OrchestrationError } from '../errors.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, Mutation } from '../kernel.js';
 import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
+import { copyData } from '../util/copy.js';
 import { newId } from '../util/ids.js';
-import { toJsonData } from '../util/json.js';
+import { jsonCopy, toJsonData } from '../util/json.js';
 import type { ToolDescription } from './executor.js';
 import type { runAttempts } from './runner.js';
 
@@ -41,15 +42,32 @@ export class GateBase {
 
   /** Moves a proposal past its deadline to `expired` (audited). Returns it when it did. */
   async expireIfDue(id: string): Promise<ActionProposal | undefined> {
-    const a = await this.k.guardStore(() => this.k.store.get('action', id));
+    const a = await this.k.view('action', id);
     if (a === undefined || !isExpired(a, this.k.now().getTime())) return undefined;
+    const { mutation, action } = this.expiry(a);
+    const r = await this.k.commit(mutation);
+    return r.ok ? action : undefined;
+  }
+
+  /** The change that moves `a` (past its deadline) to `expired`, with its audit record. */
+  expiry(a: ActionProposal): { mutation: Mutation; action: ActionProposal } {
     const now = this.iso();
     const c = expire(a, now);
-    const r = await this.k.commit({
-      writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
-      drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, undefined, now)),
-    });
-    return r.ok ? c.action : undefined;
+    return {
+      mutation: {
+        writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+        drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, undefined, now)),
+      },
+      action: c.action,
+    };
+  }
+
+  /**
+   * For a {@link Kernel.mutate} step that found `a` past its deadline: record the expiry, then
+   * refuse the call with EXPIRED.
+   */
+  expireThenRefuse(a: ActionProposal): { mutation: Mutation; error: Error } {
+    return { mutation: this.expiry(a).mutation, error: expiredError(a) };
   }
 
   resultOf(
@@ -74,7 +92,7 @@ export class GateBase {
     if (outcome.ok) {
       let value: unknown = outcome.value;
       try {
-        value = value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+        value = value === undefined ? undefined : jsonCopy(value);
       } catch {
         value = String(value);
       }
@@ -128,7 +146,28 @@ export function checkToolParams(
   d: ToolDescription | undefined,
   policy: Policy,
 ): Record<string, unknown> {
-  const data = toJsonData(params, policy.max_params_bytes, `Params of '${tool}'`, 'INVALID_PARAMS');
+  return validateParams(tool, toJsonData(params, policy.max_params_bytes, `Params of '${tool}'`, 'INVALID_PARAMS'), d);
+}
+
+/**
+ * Params read back from the store, for the handler: its own copy, checked against the tool's schema
+ * again (the tool may have changed since). They were checked as JSON data within the size limit when
+ * they came in, and the store holds nothing else.
+ */
+export function checkStoredParams(
+  tool: string,
+  params: Record<string, unknown>,
+  d: ToolDescription | undefined,
+): Record<string, unknown> {
+  return validateParams(tool, copyData(params), d);
+}
+
+/** The tool's schema check of JSON params (INVALID_PARAMS); returns the params as the schema normalised them. */
+function validateParams(
+  tool: string,
+  data: Record<string, unknown>,
+  d: ToolDescription | undefined,
+): Record<string, unknown> {
   if (d?.validate === undefined) return data;
   const r = d.validate(data);
   if (!r.success) {

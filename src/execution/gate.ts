@@ -13,11 +13,11 @@ import { assertDependenciesMet, findStep, stepNames } from '../domain/workflows.
 import { OrchestrationError } from '../errors.js';
 import type { Kernel } from '../kernel.js';
 import type * as s from '../schemas.js';
-import type { ActionProposal, ExecutionResult } from '../types.js';
+import type { ActionProposal, Actor, ExecutionResult } from '../types.js';
 import { newId } from '../util/ids.js';
 import { Executions } from './execute.js';
 import type { ToolDescription } from './executor.js';
-import { expiredError, GateBase, type In } from './gate-base.js';
+import { GateBase, type In } from './gate-base.js';
 import { Parallel, type ParallelResult } from './parallel.js';
 import { waitForDecision } from './wait.js';
 
@@ -65,7 +65,11 @@ export class Gate extends GateBase {
       );
       if (existing !== undefined) return this.sameProposal(existing, i);
     }
-    const actor = await this.k.load('actor', i.actor_id, `Create it with createActor({ id: '${i.actor_id}', ... }).`);
+    const actor = await this.k.viewOrThrow(
+      'actor',
+      i.actor_id,
+      `Create it with createActor({ id: '${i.actor_id}', ... }).`,
+    );
     if (actor.status !== 'active') {
       throw new OrchestrationError(
         'FORBIDDEN',
@@ -84,7 +88,7 @@ export class Gate extends GateBase {
       );
     }
     if (i.workflow_id !== undefined) {
-      const wf = await this.k.load('workflow', i.workflow_id, 'Check workflow_id.');
+      const wf = await this.k.viewOrThrow('workflow', i.workflow_id, 'Check workflow_id.');
       assertWorkflowTakesAction(wf, undefined);
       if (i.step !== undefined) {
         const step = findStep(wf, i.step);
@@ -222,17 +226,16 @@ export class Gate extends GateBase {
         {},
       );
     }
-    const reviewer = await this.k.load(
+    const reviewer = await this.k.viewOrThrow(
       'actor',
       i.reviewer_id,
       `Create it with createActor({ id: '${i.reviewer_id}', ... }).`,
     );
-    await this.expireIfDue(i.proposal_id);
     return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', async (a) => {
+      const nowDate = this.k.now();
+      if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
       const policy = await this.k.policy();
       const rules = toolRules(policy, a.tool);
-      const nowDate = this.k.now();
-      if (isExpired(a, nowDate.getTime())) throw expiredError(a);
       const request = {
         reviewer,
         decision: i.decision,
@@ -274,24 +277,33 @@ export class Gate extends GateBase {
 
   // ------------------------------------------------------------ cancel, wait, recover
 
+  /** FORBIDDEN when `actor` (not the proposer) may not cancel `a`: inactive, or outside the tool's reviewer roles. */
+  private async cancelForbidden(actor: Actor, a: ActionProposal): Promise<OrchestrationError | undefined> {
+    const roles = toolRules(await this.k.policy(), a.tool).reviewer_roles;
+    if (actor.status === 'active' && (roles === undefined || roles.length === 0 || roles.includes(actor.role))) {
+      return undefined;
+    }
+    return new OrchestrationError(
+      'FORBIDDEN',
+      `Actor '${actor.id}' may not cancel '${a.id}': only its proposer or an active actor who may review it can.`,
+      { proposalId: a.id, actorId: actor.id },
+    );
+  }
+
   async cancel(i: In<typeof s.cancelActionInput>): Promise<ActionProposal> {
-    const actor = await this.k.load('actor', i.actor_id, `Create it with createActor({ id: '${i.actor_id}', ... }).`);
-    await this.expireIfDue(i.proposal_id);
+    const actor = await this.k.viewOrThrow(
+      'actor',
+      i.actor_id,
+      `Create it with createActor({ id: '${i.actor_id}', ... }).`,
+    );
     return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', async (a) => {
-      if (isExpired(a, this.k.now().getTime())) throw expiredError(a);
-      if (actor.id !== a.actorId) {
-        const roles = toolRules(await this.k.policy(), a.tool).reviewer_roles;
-        if (actor.status !== 'active' || (roles !== undefined && roles.length > 0 && !roles.includes(actor.role))) {
-          throw new OrchestrationError(
-            'FORBIDDEN',
-            `Actor '${actor.id}' may not cancel '${a.id}': only its proposer or an active actor who may review it can.`,
-            {
-              proposalId: a.id,
-              actorId: actor.id,
-            },
-          );
-        }
+      // Who may cancel is settled first; a proposal found past its deadline is expired either way.
+      const forbidden = actor.id === a.actorId ? undefined : await this.cancelForbidden(actor, a);
+      if (isExpired(a, this.k.now().getTime())) {
+        const expiry = this.expireThenRefuse(a);
+        return forbidden === undefined ? expiry : { mutation: expiry.mutation, error: forbidden };
       }
+      if (forbidden !== undefined) throw forbidden;
       const now = this.iso();
       const c = cancelRule(a, actor.id, i.reason, now);
       return {

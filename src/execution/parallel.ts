@@ -10,7 +10,7 @@ import { newId } from '../util/ids.js';
 import type { Executions } from './execute.js';
 import type { ToolDescription } from './executor.js';
 import { dryRunResult, expiredError, GateBase, type In } from './gate-base.js';
-import { runAttempts } from './runner.js';
+import { executionContext, runAttempts } from './runner.js';
 
 /** `executeParallel` result. */
 export interface ParallelResult {
@@ -175,12 +175,11 @@ export class Parallel extends GateBase {
     const executionId = newId('exec');
     const started = performance.now();
     const outcome = await runAttempts(
-      ({ signal, attempt }) =>
-        this.k.executor.execute({ tool: p.tool, params: p.params }, { signal, attempt, executionId }),
+      (attempt) => this.k.executor.execute({ tool: p.tool, params: p.params }, executionContext(attempt, executionId)),
       {
         retries: policy.max_retries,
         timeoutMs: policy.timeout_ms,
-        signal: this.k.lifetime.signal,
+        stop: this.k.stopSource,
         retryTimeouts: p.description?.idempotent !== false,
       },
     );

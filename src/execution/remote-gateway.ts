@@ -7,7 +7,7 @@ import type { ExecuteWithRetryInput, ForwardToolCallInput } from '../schemas.js'
 import { newId } from '../util/ids.js';
 import { toJsonData } from '../util/json.js';
 import { checkToolParams } from './gate-base.js';
-import { runAttempts } from './runner.js';
+import { executionContext, runAttempts } from './runner.js';
 
 /** Result of `forwardToolCall` and `executeWithRetry`. */
 export interface ForwardResult {
@@ -143,8 +143,8 @@ export class RemoteGateway {
       const params = checkToolParams(i.tool, i.params ?? {}, description, policy);
       const executionId = newId('exec');
       const outcome = await runAttempts(
-        ({ signal, attempt }) => this.k.executor.execute({ tool: i.tool, params }, { signal, attempt, executionId }),
-        { retries: policy.max_retries, timeoutMs: policy.timeout_ms, signal: this.k.lifetime.signal },
+        (attempt) => this.k.executor.execute({ tool: i.tool, params }, executionContext(attempt, executionId)),
+        { retries: policy.max_retries, timeoutMs: policy.timeout_ms, stop: this.k.stopSource },
       );
       const result: ForwardResult = outcome.ok
         ? { success: true, data: outcome.value, execution_time_ms: ms(performance.now() - started) }
@@ -175,7 +175,7 @@ export class RemoteGateway {
       {
         retries: policy.max_retries,
         timeoutMs: policy.timeout_ms,
-        signal: this.k.lifetime.signal,
+        stop: this.k.stopSource,
         retryTimeouts: idempotent,
       },
     );

@@ -1,5 +1,7 @@
 import pRetry from 'p-retry';
 import { type ExecutionErrorCode, isOrchestrationError } from '../errors.js';
+import type { StopSource } from '../kernel.js';
+import type { ExecutionContext } from './executor.js';
 
 /** How one execution is attempted. */
 export interface AttemptOptions {
@@ -9,12 +11,80 @@ export interface AttemptOptions {
   timeoutMs: number;
   /** Stops everything (no further attempts) when aborted. */
   signal?: AbortSignal;
+  /** Like `signal`, with a cheaper subscription (the connector's lifetime); wins over `signal`. */
+  stop?: StopSource;
   /** First backoff delay; doubles per retry. @default 50 */
   minBackoffMs?: number;
   /** @default 2000 */
   maxBackoffMs?: number;
   /** Whether a timed-out attempt may be retried (it may have had effects). @default true */
   retryTimeouts?: boolean;
+}
+
+/** What one attempt gets: its signal (made on first read) and its number. */
+export interface Attempt {
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+}
+
+/**
+ * The abort of one attempt. Its AbortController is made only when the attempt reads its signal:
+ * most handlers never do, and a controller with its signal costs more than the rest of a quick call.
+ */
+class AttemptAbort implements Attempt {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  private aborted = false;
+
+  constructor(readonly attempt: number) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/**
+ * The context an executor gets for one attempt: a plain object whose `signal` is a getter on the
+ * attempt's lazy abort (an own, enumerable member, so spreading the context keeps it).
+ */
+export function executionContext(
+  a: Attempt,
+  executionId: string,
+  proposalId?: string,
+  actorId?: string,
+): ExecutionContext {
+  return {
+    get signal() {
+      return a.signal;
+    },
+    attempt: a.attempt,
+    executionId,
+    ...(proposalId !== undefined ? { proposalId } : {}),
+    ...(actorId !== undefined ? { actorId } : {}),
+  };
+}
+
+/** A StopSource over a plain signal. */
+function stopOfSignal(signal: AbortSignal): StopSource {
+  return {
+    signal,
+    subscribe(cb) {
+      const listener = () => cb(signal.reason);
+      signal.addEventListener('abort', listener, { once: true });
+      return () => signal.removeEventListener('abort', listener);
+    },
+  };
 }
 
 /** The outcome of all attempts. */
@@ -57,43 +127,49 @@ function describeError(err: unknown): { code: ExecutionErrorCode; message: strin
  * the running attempt is abandoned and no further attempt starts.
  */
 export async function runAttempts(
-  attempt: (ctx: { signal: AbortSignal; attempt: number }) => Promise<unknown>,
+  attempt: (ctx: Attempt) => Promise<unknown>,
   opts: AttemptOptions,
 ): Promise<AttemptOutcome> {
+  const stop = opts.stop ?? (opts.signal !== undefined ? stopOfSignal(opts.signal) : undefined);
+  const outer = stop?.signal;
   // Attempts actually started: an abort before the first one leaves it at 0.
   let attempts = 0;
   // p-retry turns a success into a failure when its signal aborts right after; the tool did run.
   let succeeded: { value: unknown } | undefined;
   const one = async (n: number): Promise<unknown> => {
-    if (opts.signal?.aborted) throw new Stopped(opts.signal.reason);
+    if (outer?.aborted) throw new Stopped(outer.reason);
     attempts = n;
-    const controller = new AbortController();
+    const abort = new AttemptAbort(n);
     let timer: NodeJS.Timeout | undefined;
-    let onOuterAbort: (() => void) | undefined;
-    // Settles at the timeout or when the outer signal aborts, so that a handler ignoring its signal
-    // holds up neither the retries nor a closing connector.
-    const cutOff = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new AttemptTimeout(opts.timeoutMs);
-        controller.abort(err);
-        reject(err);
-      }, opts.timeoutMs);
-      onOuterAbort = () => {
-        controller.abort(opts.signal?.reason);
-        reject(new Stopped(opts.signal?.reason));
-      };
-      opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    });
+    let unsubscribe: (() => void) | undefined;
     try {
-      const value = await Promise.race([
-        Promise.resolve().then(() => attempt({ signal: controller.signal, attempt: n })),
-        cutOff,
-      ]);
+      // Settles at the timeout or when the outer signal aborts, so that a handler ignoring its
+      // signal holds up neither the retries nor a closing connector.
+      const value = await new Promise<unknown>((resolve, reject) => {
+        timer = setTimeout(() => {
+          const err = new AttemptTimeout(opts.timeoutMs);
+          abort.abort(err);
+          reject(err);
+        }, opts.timeoutMs);
+        if (stop !== undefined) {
+          unsubscribe = stop.subscribe((reason) => {
+            abort.abort(reason);
+            reject(new Stopped(reason));
+          });
+        }
+        let running: Promise<unknown>;
+        try {
+          running = attempt(abort);
+        } catch (err) {
+          running = Promise.reject(err);
+        }
+        Promise.resolve(running).then(resolve, reject);
+      });
       succeeded = { value };
       return value;
     } catch (err) {
       if (err instanceof Stopped) throw err;
-      if (opts.signal?.aborted) throw new Stopped(err);
+      if (outer?.aborted) throw new Stopped(err);
       if (err instanceof AttemptTimeout && opts.retryTimeouts === false) throw new Stopped(err);
       if (isNonRetryable(err)) throw new Stopped(err);
       // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
@@ -101,7 +177,7 @@ export async function runAttempts(
       throw err;
     } finally {
       clearTimeout(timer);
-      if (onOuterAbort) opts.signal?.removeEventListener('abort', onOuterAbort);
+      unsubscribe?.();
     }
   };
   const retryOptions = {
@@ -112,7 +188,7 @@ export async function runAttempts(
     randomize: true,
     shouldRetry: ({ error }: { error: unknown }) => !(error instanceof Stopped),
     // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
-    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+    ...(outer !== undefined ? { signal: outer } : {}),
   };
   try {
     let value: unknown;

@@ -94,6 +94,10 @@ export class MemoryStore implements Store {
     return row === undefined ? undefined : (clone(row) as EntityMap[K]);
   }
 
+  peek<K extends EntityKind>(kind: K, id: string): EntityMap[K] | undefined {
+    return this.table(kind).rows.get(id) as EntityMap[K] | undefined;
+  }
+
   async getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined> {
     const id = this.unique.get(`${kind}\0${key}\0${value}`);
     return id === undefined ? undefined : this.get(kind, id);
@@ -132,7 +136,7 @@ export class MemoryStore implements Store {
 
   async commit(change: Change): Promise<CommitResult> {
     // Check every precondition before touching anything: the commit is all or nothing.
-    const claimed = new Map<string, string>();
+    let claimed: Map<string, string> | undefined;
     for (const w of change.writes) {
       const t = this.table(w.kind);
       const current = t.rows.get(w.entity.id);
@@ -146,10 +150,11 @@ export class MemoryStore implements Store {
       }
       for (const [key, value] of uniqueKeys(w.kind, w.entity)) {
         const k = `${w.kind}\0${key}\0${value}`;
-        const owner = this.unique.get(k) ?? claimed.get(k);
+        const owner = this.unique.get(k) ?? claimed?.get(k);
         if (owner !== undefined && owner !== w.entity.id) {
           return { ok: false, conflict: { kind: w.kind, id: w.entity.id, reason: 'unique', key } };
         }
+        claimed ??= new Map();
         claimed.set(k, w.entity.id);
       }
     }
@@ -161,40 +166,57 @@ export class MemoryStore implements Store {
     const t = this.table(kind);
     const old = t.rows.get(entity.id);
     const entries = indexEntries(kind, entity);
-    let key = orderKey(entity);
-    if (old !== undefined) {
-      // Only the index entries that change are touched (an update usually changes the status alone),
-      // unless createdAt changed: then every entry moves to the new key.
+    if (old === undefined) {
+      const key = orderKey(entity);
+      t.rows.set(entity.id, entity);
+      t.all.add(key);
+      for (const [f, v] of entries) this.indexOf(t, f, v).add(key);
+    } else {
       const oldKey = orderKey(old);
-      const moved = oldKey !== key;
-      // One key string per entity, shared by all its index slots, instead of a new copy per update.
-      if (!moved) key = t.all.find(oldKey) ?? key;
-      if (moved) t.all.delete(oldKey);
-      for (const [f, v] of indexEntries(kind, old)) {
-        if (moved || !entries.some(([f2, v2]) => f2 === f && v2 === v)) t.indexes.get(f)?.get(v)?.delete(oldKey);
+      if (oldKey !== orderKey(entity)) {
+        // createdAt changed (only an odd caller does that): every entry moves to the new key.
+        t.all.delete(oldKey);
+        for (const [f, v] of indexEntries(kind, old)) t.indexes.get(f)?.get(v)?.delete(oldKey);
+        const key = orderKey(entity);
+        t.all.add(key);
+        for (const [f, v] of entries) this.indexOf(t, f, v).add(key);
+      } else {
+        // An update usually changes the status alone: only the entries that change are touched, and
+        // they keep the one key string the entity has had since it was inserted.
+        let key: string | undefined;
+        const before = indexEntries(kind, old);
+        for (const [f, v] of before) {
+          if (!hasEntry(entries, f, v)) key = t.indexes.get(f)?.get(v)?.remove(oldKey) ?? key;
+        }
+        for (const [f, v] of entries) {
+          if (hasEntry(before, f, v)) continue;
+          key ??= t.all.find(oldKey) ?? oldKey;
+          this.indexOf(t, f, v).add(key);
+        }
       }
-      for (const [key, value] of uniqueKeys(kind, old)) this.unique.delete(`${kind}\0${key}\0${value}`);
+      for (const [k, value] of uniqueKeys(kind, old)) this.unique.delete(`${kind}\0${k}\0${value}`);
       const s = statusOf(old);
       if (s !== undefined) t.byStatus.set(s, (t.byStatus.get(s) ?? 1) - 1);
+      t.rows.set(entity.id, entity);
     }
-    t.rows.set(entity.id, entity);
-    t.all.add(key);
-    for (const [f, v] of entries) {
-      let byValue = t.indexes.get(f);
-      if (byValue === undefined) {
-        byValue = new Map();
-        t.indexes.set(f, byValue);
-      }
-      let idx = byValue.get(v);
-      if (idx === undefined) {
-        idx = new SortedIdIndex();
-        byValue.set(v, idx);
-      }
-      idx.add(key);
-    }
-    for (const [key, value] of uniqueKeys(kind, entity)) this.unique.set(`${kind}\0${key}\0${value}`, entity.id);
+    for (const [k, value] of uniqueKeys(kind, entity)) this.unique.set(`${kind}\0${k}\0${value}`, entity.id);
     const s = statusOf(entity);
     if (s !== undefined) t.byStatus.set(s, (t.byStatus.get(s) ?? 0) + 1);
+  }
+
+  /** The sorted keys of entities of `t` whose `field` is `value`, made on first use. */
+  private indexOf(t: KindTable, field: string, value: string): SortedIdIndex {
+    let byValue = t.indexes.get(field);
+    if (byValue === undefined) {
+      byValue = new Map();
+      t.indexes.set(field, byValue);
+    }
+    let idx = byValue.get(value);
+    if (idx === undefined) {
+      idx = new SortedIdIndex();
+      byValue.set(value, idx);
+    }
+    return idx;
   }
 
   private appendAudit(change: Change): AuditEvent[] {
@@ -214,7 +236,7 @@ export class MemoryStore implements Store {
       this.indexAudit('entityType', event.entityType, event.seq);
       this.indexAudit('entityId', event.entityId, event.seq);
       if (event.actorId !== undefined) this.indexAudit('actorId', event.actorId, event.seq);
-      out.push(clone(event));
+      if (change.quiet !== true) out.push(clone(event));
     }
     return out;
   }
@@ -334,6 +356,11 @@ export class MemoryStore implements Store {
   unsafeAuditRecords(): AuditEvent[] {
     return this.audit;
   }
+}
+
+function hasEntry(entries: Array<[string, string]>, field: string, value: string): boolean {
+  for (const [f, v] of entries) if (f === field && v === value) return true;
+  return false;
 }
 
 function lowerBoundNum(list: number[], v: number): number {

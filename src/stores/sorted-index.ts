@@ -50,13 +50,21 @@ export class SortedIdIndex {
   }
 
   delete(id: string): void {
-    if (this.dead.has(id) || !this.present(id)) return;
-    this.dead.add(id);
+    this.remove(id);
+  }
+
+  /** Deletes `id`; returns the stored string equal to it (so callers can share that instance), if live. */
+  remove(id: string): string | undefined {
+    if (this.dead.has(id)) return undefined;
+    const stored = this.find(id);
+    if (stored === undefined) return undefined;
+    this.dead.add(stored);
     const live = this.ids.length - this.dead.size;
     if (this.dead.size > 64 && this.dead.size > live) {
       this.ids = this.ids.filter((x) => !this.dead.has(x));
       this.dead.clear();
     }
+    return stored;
   }
 
   /** First index whose id is >= `id`. */

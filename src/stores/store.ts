@@ -47,6 +47,11 @@ export interface Change {
   writes: Write[];
   audit: AuditDraft[];
   seal: AuditSealer;
+  /**
+   * The caller does not need the sealed records back (nobody listens for them): a store may then
+   * answer `events: []` and spare copying them. A store may also ignore it.
+   */
+  quiet?: boolean;
 }
 
 /** Why a {@link Change} was not applied. Nothing of it was written. */
@@ -114,6 +119,12 @@ export interface Store {
   /** Creates and migrates tables. Idempotent; safe when several processes start together. */
   init(): Promise<void>;
   get<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined>;
+  /**
+   * Optional: the stored entity itself, synchronously and without a copy, for the connector's own
+   * reads that only look at it. The caller never changes what it returns. Stores that hold entities
+   * in memory offer it to spare a copy per read; stores whose `get` builds a fresh object leave it out.
+   */
+  peek?<K extends EntityKind>(kind: K, id: string): EntityMap[K] | undefined;
   /** The entity holding a unique key (see `uniqueKeys`), e.g. an action's `idempotencyKey`. */
   getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined>;
   /**

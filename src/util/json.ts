@@ -1,4 +1,5 @@
 import { OrchestrationError } from '../errors.js';
+import { copyData } from './copy.js';
 
 /** Deepest nesting accepted in params and outputs. */
 export const MAX_DEPTH = 64;
@@ -62,4 +63,47 @@ function measureDepth(value: unknown, depth: number, ancestors = new Set<object>
   }
   ancestors.delete(value);
   return max;
+}
+
+/**
+ * `JSON.parse(JSON.stringify(value))` for a value that JSON can hold as it is, without the text in
+ * between: plain data is copied directly; anything else (a Date, a class instance, `undefined`
+ * members, `NaN`) takes the JSON round trip, so the result is always what the round trip gives.
+ * Throws what `JSON.stringify` throws (cycles, BigInt).
+ */
+export function jsonCopy(value: unknown): unknown {
+  if (isPlainJson(value, 0)) return copyData(value);
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+/** True when `value` is made of plain objects, dense arrays, strings, finite numbers, booleans and null only. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.toJSON === 'function') return false;
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key) || key === '__proto__' || !isPlainJson(obj[key], depth + 1)) return false;
+  }
+  return true;
 }
