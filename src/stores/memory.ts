@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { copyData } from '../util/copy.js';
+import { AuditLog, IntColumn } from './audit-log.js';
 import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
 import { SortedIdIndex } from './sorted-index.js';
 import {
@@ -54,7 +55,7 @@ export class MemoryStore implements Store {
 
   private tables = new Map<EntityKind, KindTable>();
   private unique = new Map<string, string>();
-  private audit: AuditEvent[] = [];
+  private audit = new AuditLog();
   /**
    * Record id -> seq, for `after`. While every record's id sorts after the one before (ids are
    * time-ordered, so this is the rule) the trail itself is searched and this stays undefined; it is
@@ -62,7 +63,7 @@ export class MemoryStore implements Store {
    */
   private auditSeqById: Map<string, number> | undefined;
   /** field -> value -> seqs in order */
-  private auditIndexes = new Map<string, Map<string, number[]>>();
+  private auditIndexes = new Map<string, Map<string, number[] | IntColumn>>();
   private auditCounts = new Map<string, number>();
   private auditMonotonic = true;
 
@@ -76,7 +77,7 @@ export class MemoryStore implements Store {
       this.tables.set(k, { rows: new Map(), all: new SortedIdIndex(), indexes: new Map(), byStatus: new Map() });
     }
     this.unique = new Map();
-    this.audit = [];
+    this.audit = new AuditLog();
     this.auditSeqById = undefined;
     this.auditIndexes = new Map();
     this.auditCounts = new Map();
@@ -221,22 +222,25 @@ export class MemoryStore implements Store {
 
   private appendAudit(change: Change): AuditEvent[] {
     const out: AuditEvent[] = [];
+    const log = this.audit;
     for (const draft of change.audit) {
-      const prev = this.audit[this.audit.length - 1];
-      // The stored record is a copy: the caller's draft (its details) stays the caller's to change.
-      const event = clone(change.seal(draft, prev ? { seq: prev.seq, hash: prev.hash } : null));
-      if (prev !== undefined && event.timestamp < prev.timestamp) this.auditMonotonic = false;
-      if (this.auditSeqById === undefined && prev !== undefined && !(event.id > prev.id)) {
-        this.auditSeqById = new Map(this.audit.map((e) => [e.id, e.seq]));
+      const n = log.length;
+      const event = change.seal(draft, log.head());
+      const seq = event.seq;
+      if (n > 0 && event.timestamp < log.timestampAt(n - 1)) this.auditMonotonic = false;
+      if (this.auditSeqById === undefined && n > 0 && !(event.id > log.idAt(n - 1))) {
+        this.auditSeqById = new Map();
+        for (let i = 0; i < n; i++) this.auditSeqById.set(log.idAt(i), i + 1);
       }
-      this.audit.push(event);
-      this.auditSeqById?.set(event.id, event.seq);
+      // The log keeps its own copy: the caller's draft (its details) stays the caller's to change.
+      log.push(event);
+      this.auditSeqById?.set(event.id, seq);
       this.auditCounts.set(event.eventType, (this.auditCounts.get(event.eventType) ?? 0) + 1);
-      this.indexAudit('eventType', event.eventType, event.seq);
-      this.indexAudit('entityType', event.entityType, event.seq);
-      this.indexAudit('entityId', event.entityId, event.seq);
-      if (event.actorId !== undefined) this.indexAudit('actorId', event.actorId, event.seq);
-      if (change.quiet !== true) out.push(clone(event));
+      this.indexAudit('eventType', event.eventType, seq);
+      this.indexAudit('entityType', event.entityType, seq);
+      this.indexAudit('entityId', event.entityId, seq);
+      if (event.actorId !== undefined) this.indexAudit('actorId', event.actorId, seq);
+      if (change.quiet !== true) out.push(log.at(n));
     }
     return out;
   }
@@ -249,33 +253,40 @@ export class MemoryStore implements Store {
     }
     const list = byValue.get(value);
     if (list === undefined) byValue.set(value, [seq]);
-    // push() would grow a short list to 17 slots; most lists (one per entity) stay short.
+    else if (list instanceof IntColumn) list.push(seq);
+    // push() would grow a short list to 17 slots; most lists (one per entity) stay short. Longer
+    // ones move to a Uint32Array column: 4 bytes a seq.
     else if (list.length < TIGHT_LIST) byValue.set(value, list.concat(seq));
-    else list.push(seq);
+    else {
+      const column = new IntColumn();
+      for (const v of list) column.push(v);
+      column.push(seq);
+      byValue.set(value, column);
+    }
   }
 
   /** The seq of the record with id `id`, if any. */
   private seqOfId(id: string): number | undefined {
     if (this.auditSeqById !== undefined) return this.auditSeqById.get(id);
+    const log = this.audit;
     let lo = 0;
-    let hi = this.audit.length;
+    let hi = log.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.audit[mid] as AuditEvent).id < id) lo = mid + 1;
+      if (log.idAt(mid) < id) lo = mid + 1;
       else hi = mid;
     }
-    const e = this.audit[lo];
-    return e !== undefined && e.id === id ? e.seq : undefined;
+    return lo < log.length && log.idAt(lo) === id ? lo + 1 : undefined;
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
-    const lists: number[][] = [];
+    const lists: ArrayLike<number>[] = [];
     for (const field of ['eventType', 'entityType', 'entityId', 'actorId'] as const) {
       const value = q[field];
       if (value === undefined) continue;
       const list = this.auditIndexes.get(field)?.get(value);
       if (list === undefined) return [];
-      lists.push(list);
+      lists.push(list instanceof IntColumn ? list.view() : list);
     }
     let minSeq = 1;
     if (q.after !== undefined) {
@@ -286,54 +297,58 @@ export class MemoryStore implements Store {
     if (q.from !== undefined && this.auditMonotonic) {
       minSeq = Math.max(minSeq, this.firstSeqAtOrAfter(q.from));
     }
-    const matches = (e: AuditEvent): boolean =>
-      (q.eventType === undefined || e.eventType === q.eventType) &&
-      (q.entityType === undefined || e.entityType === q.entityType) &&
-      (q.entityId === undefined || e.entityId === q.entityId) &&
-      (q.actorId === undefined || e.actorId === q.actorId) &&
-      (q.from === undefined || e.timestamp >= q.from) &&
-      (q.to === undefined || e.timestamp <= q.to);
+    const log = this.audit;
+    // Checked by position, member by member: only the records that match are built.
+    const matches = (i: number): boolean => {
+      if (q.eventType !== undefined && log.eventTypeAt(i) !== q.eventType) return false;
+      if (q.entityType !== undefined && log.entityTypeAt(i) !== q.entityType) return false;
+      if (q.entityId !== undefined && log.entityIdAt(i) !== q.entityId) return false;
+      if (q.actorId !== undefined && log.actorIdAt(i) !== q.actorId) return false;
+      if (q.from === undefined && q.to === undefined) return true;
+      const ts = log.timestampAt(i);
+      return (q.from === undefined || ts >= q.from) && (q.to === undefined || ts <= q.to);
+    };
     const out: AuditEvent[] = [];
-    const pastEnd = (e: AuditEvent) => this.auditMonotonic && q.to !== undefined && e.timestamp > q.to;
+    const pastEnd = (i: number) => this.auditMonotonic && q.to !== undefined && log.timestampAt(i) > q.to;
     if (lists.length === 0) {
-      for (let i = minSeq - 1; i < this.audit.length && out.length < q.limit; i++) {
-        const e = this.audit[i] as AuditEvent;
-        if (pastEnd(e)) break;
-        if (matches(e)) out.push(clone(e));
+      for (let i = minSeq - 1; i < log.length && out.length < q.limit; i++) {
+        if (pastEnd(i)) break;
+        if (matches(i)) out.push(log.at(i));
       }
       return out;
     }
     lists.sort((a, b) => a.length - b.length);
-    const driver = lists[0] as number[];
-    for (let i = lowerBoundNum(driver, minSeq); i < driver.length && out.length < q.limit; i++) {
-      const e = this.audit[(driver[i] as number) - 1] as AuditEvent;
-      if (pastEnd(e)) break;
-      if (matches(e)) out.push(clone(e));
+    const driver = lists[0] as ArrayLike<number>;
+    for (let j = lowerBoundNum(driver, minSeq); j < driver.length && out.length < q.limit; j++) {
+      const i = (driver[j] as number) - 1;
+      if (i >= log.length) break; // a record removed by a tamper test
+      if (pastEnd(i)) break;
+      if (matches(i)) out.push(log.at(i));
     }
     return out;
   }
 
   private firstSeqAtOrAfter(ts: string): number {
+    const log = this.audit;
     let lo = 0;
-    let hi = this.audit.length;
+    let hi = log.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.audit[mid] as AuditEvent).timestamp < ts) lo = mid + 1;
+      if (log.timestampAt(mid) < ts) lo = mid + 1;
       else hi = mid;
     }
     return lo + 1;
   }
 
   async readAudit(fromSeq: number, limit: number): Promise<AuditEvent[]> {
-    return this.audit.slice(Math.max(0, fromSeq - 1), Math.max(0, fromSeq - 1) + limit).map((e) => clone(e));
+    const log = this.audit;
+    const out: AuditEvent[] = [];
+    for (let i = Math.max(0, fromSeq - 1); i < log.length && out.length < limit; i++) out.push(log.at(i));
+    return out;
   }
 
   async auditHead(): Promise<AuditHead | null> {
-    const last = this.audit[this.audit.length - 1];
-    if (last === undefined) return null;
-    return last.signature === undefined
-      ? { seq: last.seq, hash: last.hash }
-      : { seq: last.seq, hash: last.hash, signature: last.signature };
+    return this.audit.head();
   }
 
   async countAudit(eventType?: string): Promise<number> {
@@ -354,7 +369,7 @@ export class MemoryStore implements Store {
    * @internal
    */
   unsafeAuditRecords(): AuditEvent[] {
-    return this.audit;
+    return this.audit.unsafeRecords();
   }
 }
 
@@ -363,7 +378,7 @@ function hasEntry(entries: Array<[string, string]>, field: string, value: string
   return false;
 }
 
-function lowerBoundNum(list: number[], v: number): number {
+function lowerBoundNum(list: ArrayLike<number>, v: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
