@@ -80,15 +80,7 @@ export class GateBase {
     durationMs: number,
   ): ExecutionResult {
     const shown = redactParams(params, description?.redact);
-    const base = {
-      dryRun: false,
-      ...(proposalId !== undefined ? { proposalId } : {}),
-      executionId,
-      tool,
-      params: shown,
-      attempts: outcome.attempts,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-    };
+    const duration = Math.round(durationMs * 1000) / 1000;
     if (outcome.ok) {
       let value: unknown = outcome.value;
       try {
@@ -96,14 +88,34 @@ export class GateBase {
       } catch {
         value = String(value);
       }
-      return { ...base, success: true, message: `Executed ${tool}`, ...(value !== undefined ? { result: value } : {}) };
+      const result: ExecutionResult = {
+        success: true,
+        dryRun: false,
+        message: `Executed ${tool}`,
+        executionId,
+        tool,
+        params: shown,
+        attempts: outcome.attempts,
+        durationMs: duration,
+      };
+      if (proposalId !== undefined) result.proposalId = proposalId;
+      if (value !== undefined) result.result = value;
+      return result;
     }
-    return {
-      ...base,
+    const message = scrubSecrets(outcome.error.message, params, description?.redact);
+    const result: ExecutionResult = {
       success: false,
-      message: `Failed to execute ${tool}: ${scrubSecrets(outcome.error.message, params, description?.redact)}`,
-      error: { ...outcome.error, message: scrubSecrets(outcome.error.message, params, description?.redact) },
+      dryRun: false,
+      message: `Failed to execute ${tool}: ${message}`,
+      executionId,
+      tool,
+      params: shown,
+      attempts: outcome.attempts,
+      durationMs: duration,
+      error: { ...outcome.error, message },
     };
+    if (proposalId !== undefined) result.proposalId = proposalId;
+    return result;
   }
 }
 

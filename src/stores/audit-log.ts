@@ -43,8 +43,15 @@ export class IntColumn {
   }
 }
 
-/** A lowercase hex SHA-256, the only form of hash the columns hold. */
-const HEX_HASH = /^[0-9a-f]{64}$/;
+/** True for a lowercase hex SHA-256, the only form of hash the columns hold. */
+function isHexHash(h: string): boolean {
+  if (h.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = h.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 
 /**
  * SHA-256 hashes as their 32 bytes in one growable buffer instead of a 64-character string each
@@ -165,7 +172,7 @@ export class AuditLog {
     const n = this.ids.length;
     if (e.seq !== n + 1 || e.prevHash !== (n === 0 ? GENESIS : this.hashes.get(n - 1))) return false;
     if (Object.getPrototypeOf(e) !== Object.prototype) return false;
-    for (const k of Object.keys(e)) if (!RECORD_KEYS.has(k)) return false;
+    for (const k in e) if (!RECORD_KEYS.has(k)) return false;
     return (
       typeof e.id === 'string' &&
       typeof e.eventType === 'string' &&
@@ -173,13 +180,11 @@ export class AuditLog {
       typeof e.entityId === 'string' &&
       typeof e.timestamp === 'string' &&
       typeof e.hash === 'string' &&
-      HEX_HASH.test(e.hash) &&
+      isHexHash(e.hash) &&
       typeof e.details === 'object' &&
       e.details !== null &&
-      (e.actorId === undefined || typeof e.actorId === 'string') &&
-      (e.signature === undefined || typeof e.signature === 'string') &&
-      !('actorId' in e && e.actorId === undefined) &&
-      !('signature' in e && e.signature === undefined)
+      (e.actorId === undefined ? !Object.hasOwn(e, 'actorId') : typeof e.actorId === 'string') &&
+      (e.signature === undefined ? !Object.hasOwn(e, 'signature') : typeof e.signature === 'string')
     );
   }
 
@@ -188,22 +193,19 @@ export class AuditLog {
     if (this.records !== undefined) return copyData(this.records[i] as AuditEvent);
     const actorId = this.actorIds[i];
     const signature = this.signatures?.[i];
-    const base = {
-      id: this.ids[i] as string,
-      seq: i + 1,
-      eventType: this.eventTypes.get(i) as AuditEvent['eventType'],
-      entityType: this.entityTypes.get(i) as AuditEvent['entityType'],
-      entityId: this.entityIds[i] as string,
-    };
+    const id = this.ids[i] as string;
+    const eventType = this.eventTypes.get(i) as AuditEvent['eventType'];
+    const entityType = this.entityTypes.get(i) as AuditEvent['entityType'];
+    const entityId = this.entityIds[i] as string;
+    const timestamp = this.timestamps[i] as string;
+    const details = copyData(this.details[i] as Record<string, unknown>);
     const prevHash = i === 0 ? GENESIS : this.hashes.get(i - 1);
-    const rest = {
-      timestamp: this.timestamps[i] as string,
-      details: copyData(this.details[i] as Record<string, unknown>),
-      prevHash,
-      hash: this.hashes.get(i),
-    };
+    const hash = this.hashes.get(i);
     // Members in the order a sealed record has them.
-    const e: AuditEvent = actorId === undefined ? { ...base, ...rest } : { ...base, actorId, ...rest };
+    const e: AuditEvent =
+      actorId === undefined
+        ? { id, seq: i + 1, eventType, entityType, entityId, timestamp, details, prevHash, hash }
+        : { id, seq: i + 1, eventType, entityType, entityId, actorId, timestamp, details, prevHash, hash };
     if (signature !== undefined) e.signature = signature;
     return e;
   }
