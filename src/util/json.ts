@@ -68,7 +68,7 @@ function measureDepth(value: unknown, depth: number, ancestors = new Set<object>
 /**
  * `JSON.parse(JSON.stringify(value))` for a value that JSON can hold as it is, without the text in
  * between: plain data is copied directly; anything else (a Date, a class instance, `undefined`
- * members, `NaN`) takes the JSON round trip, so the result is always what the round trip gives.
+ * members, `NaN`, `-0`) takes the JSON round trip, so the result is always what the round trip gives.
  * Throws what `JSON.stringify` throws (cycles, BigInt).
  */
 export function jsonCopy(value: unknown): unknown {
@@ -84,7 +84,8 @@ function isPlainJson(value: unknown, depth: number): boolean {
     case 'boolean':
       return true;
     case 'number':
-      return Number.isFinite(value);
+      // JSON writes -0 as 0, and NaN and the infinities as null.
+      return Number.isFinite(value) && !Object.is(value, -0);
     case 'object':
       break;
     default:

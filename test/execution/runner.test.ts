@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OrchestrationError } from '../../src/errors.js';
+import type { ExecutionContext } from '../../src/execution/executor.js';
 import { NonRetryableError } from '../../src/execution/executor.js';
-import { runAttempts } from '../../src/execution/runner.js';
+import { executionContext, runAttempts } from '../../src/execution/runner.js';
+import type { StopSource } from '../../src/kernel.js';
 
 /** Fast backoff: these tests are about which attempts happen, not how long they wait. */
 const fast = { minBackoffMs: 1, maxBackoffMs: 2 };
@@ -216,4 +218,64 @@ describe('runAttempts', () => {
     expect(r.ok).toBe(false);
     expect(n).toBe(1);
   });
+
+  it('makes the signal on first read: read after the timeout, it is already aborted', async () => {
+    let read: (() => AbortSignal) | undefined;
+    const r = await runAttempts(
+      (ctx) => {
+        read = () => ctx.signal;
+        return new Promise(() => {}); // never settles; the timeout ends it
+      },
+      { retries: 0, timeoutMs: 20, ...fast },
+    );
+    const late = read?.();
+    expect(r).toMatchObject({ ok: false, error: { code: 'TIMEOUT' } });
+    expect(late?.aborted).toBe(true);
+    expect(late?.reason).toBeInstanceOf(Error);
+  });
+
+  it('aborts a signal read before the timeout when the timeout comes', async () => {
+    const seen: AbortSignal[] = [];
+    await runAttempts(
+      ({ signal }) => {
+        seen.push(signal);
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      { retries: 0, timeoutMs: 20, ...fast },
+    );
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.aborted).toBe(true);
+  });
+
+  it('gives executors a context whose signal survives spreading', async () => {
+    const outer = new AbortController();
+    let spread: ExecutionContext | undefined;
+    const pending = runAttempts(
+      (attempt) => {
+        spread = { ...executionContext(attempt, 'exec_1', 'action_1', 'agent') };
+        return new Promise(() => {});
+      },
+      { retries: 0, timeoutMs: 10_000, stop: stopOf(outer.signal), ...fast },
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    outer.abort(new Error('closing'));
+    expect(await pending).toMatchObject({ ok: false, error: { message: 'closing' } });
+    expect(spread).toMatchObject({ attempt: 1, executionId: 'exec_1', proposalId: 'action_1', actorId: 'agent' });
+    expect(spread?.signal.aborted).toBe(true);
+  });
 });
+
+/** A StopSource over a signal, as the kernel offers its lifetime. */
+function stopOf(signal: AbortSignal): StopSource {
+  const subscribers = new Set<(reason: unknown) => void>();
+  signal.addEventListener('abort', () => {
+    for (const cb of subscribers) cb(signal.reason);
+  });
+  return {
+    signal,
+    subscribe(cb) {
+      subscribers.add(cb);
+      return () => subscribers.delete(cb);
+    },
+  };
+}
