@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
+import type { ActionProposal, AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { copyData } from '../util/copy.js';
 import { AuditLog, IntColumn } from './audit-log.js';
 import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
@@ -166,24 +166,32 @@ export class MemoryStore implements Store {
   private put(kind: EntityKind, entity: AnyEntity): void {
     const t = this.table(kind);
     const old = t.rows.get(entity.id);
-    const entries = indexEntries(kind, entity);
     if (old === undefined) {
       const key = orderKey(entity);
       t.rows.set(entity.id, entity);
       t.all.add(key);
-      for (const [f, v] of entries) this.indexOf(t, f, v).add(key);
+      for (const [f, v] of indexEntries(kind, entity)) this.indexOf(t, f, v).add(key);
     } else {
       const oldKey = orderKey(old);
-      if (oldKey !== orderKey(entity)) {
+      if (createdAtOf(old) !== createdAtOf(entity)) {
         // createdAt changed (only an odd caller does that): every entry moves to the new key.
         t.all.delete(oldKey);
         for (const [f, v] of indexEntries(kind, old)) t.indexes.get(f)?.get(v)?.delete(oldKey);
         const key = orderKey(entity);
         t.all.add(key);
-        for (const [f, v] of entries) this.indexOf(t, f, v).add(key);
+        for (const [f, v] of indexEntries(kind, entity)) this.indexOf(t, f, v).add(key);
+      } else if (kind === 'action' && sameActionIndexes(old as ActionProposal, entity as ActionProposal)) {
+        // The common update: only the status may have changed.
+        const from = (old as ActionProposal).status;
+        const to = (entity as ActionProposal).status;
+        if (from !== to) {
+          const key = t.indexes.get('status')?.get(from)?.remove(oldKey) ?? t.all.find(oldKey) ?? oldKey;
+          this.indexOf(t, 'status', to).add(key);
+        }
       } else {
-        // An update usually changes the status alone: only the entries that change are touched, and
-        // they keep the one key string the entity has had since it was inserted.
+        // Only the entries that change are touched, and they keep the one key string the entity has
+        // had since it was inserted.
+        const entries = indexEntries(kind, entity);
         let key: string | undefined;
         const before = indexEntries(kind, old);
         for (const [f, v] of before) {
@@ -371,6 +379,11 @@ export class MemoryStore implements Store {
   unsafeAuditRecords(): AuditEvent[] {
     return this.audit.unsafeRecords();
   }
+}
+
+/** True when two versions of an action have the same index entries apart from `status` (see indexEntries). */
+function sameActionIndexes(a: ActionProposal, b: ActionProposal): boolean {
+  return a.tool === b.tool && a.actorId === b.actorId && a.workflowId === b.workflowId;
 }
 
 function hasEntry(entries: Array<[string, string]>, field: string, value: string): boolean {
