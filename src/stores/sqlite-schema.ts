@@ -1,6 +1,41 @@
 import type BetterSqlite3 from 'better-sqlite3';
 
 /**
+ * Audit records wait in the unindexed tail until the chain crosses a multiple of this many records;
+ * then one commit writes the key rows of all of them (a few pages for the whole batch instead of
+ * six b-trees per commit). Queries scan the tail (fewer rows than this) through the seq key.
+ */
+export const AUDIT_INDEX_BATCH = 128;
+
+/** The key prefixes of `oc_audit_keys`, one per audit filter. */
+export const AUDIT_KEY = {
+  eventType: 'e:',
+  entityType: 't:',
+  entityId: 'n:',
+  actorId: 'a:',
+  timestamp: 'd:',
+  id: 'k:',
+} as const;
+
+/** Writes the key rows of every record after `oc_audit_indexed.upto`, then moves `upto` to `newUpto` (SQL). */
+function indexAuditSql(newUpto: string): string {
+  return `${INDEX_AUDIT_TAIL};\n      UPDATE oc_audit_indexed SET upto = ${newUpto}`;
+}
+
+/** Inserts the key rows of every record after `oc_audit_indexed.upto`. */
+const INDEX_AUDIT_TAIL = (() => {
+  const tail = 'FROM oc_audit WHERE seq > (SELECT upto FROM oc_audit_indexed)';
+  const k = AUDIT_KEY;
+  return `INSERT OR IGNORE INTO oc_audit_keys (key, seq)
+        SELECT '${k.eventType}' || event_type, seq ${tail}
+        UNION ALL SELECT '${k.entityType}' || entity_type, seq ${tail}
+        UNION ALL SELECT '${k.entityId}' || entity_id, seq ${tail}
+        UNION ALL SELECT '${k.actorId}' || actor_id, seq ${tail} AND actor_id IS NOT NULL
+        UNION ALL SELECT '${k.timestamp}' || timestamp, seq ${tail}
+        UNION ALL SELECT '${k.id}' || id, seq ${tail}`;
+})();
+
+/**
  * Versioned schema of `SqliteStore`. Append new migrations; never edit an applied one.
  * Every kind shares one generic set of tables: entities as JSON, their `indexEntries` rows, their
  * unique keys, and the audit chain (one row per record, `seq` as the primary key).
@@ -70,6 +105,84 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> 
       CREATE INDEX oc_index_created ON oc_index (kind, field, value, created_at, id);
     `,
   },
+  {
+    // Fewer pages written per commit (each b-tree a commit touches is one page in the WAL):
+    // - entities in a rowid table (an action's JSON is ~1 KB: in a WITHOUT ROWID b-tree it spilled into an
+    //   overflow page), with no status index (counts come from the index rows) and the entity's own index
+    //   and unique keys in `keys`, so that an update rewrites only the index rows that changed;
+    // - index rows in one b-tree keyed (kind, field, value, created_at, id): it serves the keyset pages
+    //   and the removal of one row; the per-entity indexes of index rows and unique keys are gone;
+    // - the audit filters (event type, entity type, entity id, actor, timestamp, id) in one key table,
+    //   `oc_audit_keys`, written in batches: records after `oc_audit_indexed.upto` (fewer than a batch)
+    //   are found by a bounded scan of the newest rows, the rest through their keys. The id is no longer
+    //   UNIQUE in SQL (ids are generated unique; the constraint cost one more b-tree per record).
+    version: 3,
+    sql: `
+      CREATE TABLE oc_entities_v3 (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        keys TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      INSERT INTO oc_entities_v3 (kind, id, version, created_at, keys, data)
+        SELECT e.kind, e.id, e.version, e.created_at,
+          (SELECT json_group_array(k) FROM (
+            SELECT i.field || char(0) || i.value AS k FROM oc_index i INDEXED BY oc_index_entity
+              WHERE i.kind = e.kind AND i.id = e.id
+            UNION ALL
+            SELECT char(1) || u.key || char(0) || u.value FROM oc_unique u INDEXED BY oc_unique_entity
+              WHERE u.kind = e.kind AND u.id = e.id)),
+          e.data
+        FROM oc_entities e ORDER BY e.kind, e.created_at, e.id;
+      DROP TABLE oc_entities;
+      ALTER TABLE oc_entities_v3 RENAME TO oc_entities;
+      CREATE UNIQUE INDEX oc_entities_id ON oc_entities (kind, id);
+      CREATE INDEX oc_entities_created ON oc_entities (kind, created_at, id);
+
+      CREATE TABLE oc_index_v3 (
+        kind TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (kind, field, value, created_at, id)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO oc_index_v3 (kind, field, value, created_at, id)
+        SELECT kind, field, value, created_at, id FROM oc_index;
+      DROP TABLE oc_index;
+      ALTER TABLE oc_index_v3 RENAME TO oc_index;
+
+      DROP INDEX oc_unique_entity;
+
+      CREATE TABLE oc_audit_v3 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        actor_id TEXT,
+        timestamp TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      INSERT INTO oc_audit_v3 (seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data)
+        SELECT seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data FROM oc_audit ORDER BY seq;
+      DROP TABLE oc_audit;
+      ALTER TABLE oc_audit_v3 RENAME TO oc_audit;
+      CREATE TABLE oc_audit_keys (
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (key, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE oc_audit_indexed (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        upto INTEGER NOT NULL
+      );
+      INSERT INTO oc_audit_indexed (singleton, upto) VALUES (1, 0);
+      ${indexAuditSql('(SELECT coalesce(max(seq), 0) FROM oc_audit)')};
+    `,
+  },
 ];
 
 /**
@@ -98,6 +211,9 @@ export function migrate(db: BetterSqlite3.Database): void {
 /** A row holding one JSON document. */
 export type DataRow = { data: string };
 
+/** What a commit reads of a stored entity before it writes: where it is, its version and its keys. */
+export type CurrentRow = { rid: number; version: number; created_at: string; keys: string };
+
 type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
 
 /** The fixed statements of `SqliteStore`, prepared once after migrating. */
@@ -107,22 +223,27 @@ export interface Statements {
   rollback: Stmt<[]>;
   get: Stmt<[kind: string, id: string], DataRow>;
   createdAt: Stmt<[kind: string, id: string], { created_at: string }>;
-  version: Stmt<[kind: string, id: string], { version: number }>;
+  current: Stmt<[kind: string, id: string], CurrentRow>;
   uniqueOwner: Stmt<[kind: string, key: string, value: string], { id: string }>;
   byUnique: Stmt<[kind: string, key: string, value: string], DataRow>;
-  upsert: Stmt<[kind: string, id: string, version: number, status: string | null, createdAt: string, data: string]>;
-  dropIndex: Stmt<[kind: string, id: string]>;
-  addIndex: Stmt<[kind: string, field: string, value: string, id: string, createdAt: string]>;
-  dropUnique: Stmt<[kind: string, id: string]>;
+  insert: Stmt<[kind: string, id: string, version: number, createdAt: string, keys: string, data: string]>;
+  update: Stmt<[version: number, keys: string, data: string, rid: number]>;
+  updateCreated: Stmt<[version: number, createdAt: string, keys: string, data: string, rid: number]>;
+  addIndex: Stmt<[kind: string, field: string, value: string, createdAt: string, id: string]>;
+  dropIndex: Stmt<[kind: string, field: string, value: string, createdAt: string, id: string]>;
   addUnique: Stmt<[kind: string, key: string, value: string, id: string]>;
+  dropUnique: Stmt<[kind: string, key: string, value: string, id: string]>;
   all: Stmt<[kind: string, limit: number], DataRow>;
   allAfter: Stmt<[kind: string, afterCreatedAt: string, after: string, limit: number], DataRow>;
-  count: Stmt<[kind: string], { status: string | null; n: number }>;
+  countStatus: Stmt<[kind: string], { status: string; n: number }>;
+  countKind: Stmt<[kind: string], { n: number }>;
   head: Stmt<[], DataRow>;
   addAudit: Stmt<[number, string, string, string, string, string | null, string, string]>;
+  indexAudit: Stmt<[]>;
+  auditIndexed: Stmt<[upto: number]>;
   readAudit: Stmt<[fromSeq: number, limit: number], DataRow>;
   countAudit: Stmt<[], { n: number }>;
-  countAuditType: Stmt<[eventType: string], { n: number }>;
+  countAuditType: Stmt<[{ eventType: string }], { n: number }>;
   clear: Stmt<[]>[];
 }
 
@@ -136,8 +257,8 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
     createdAt: db.prepare<[string, string], { created_at: string }>(
       'SELECT created_at FROM oc_entities WHERE kind = ? AND id = ?',
     ),
-    version: db.prepare<[string, string], { version: number }>(
-      'SELECT version FROM oc_entities WHERE kind = ? AND id = ?',
+    current: db.prepare<[string, string], CurrentRow>(
+      'SELECT rowid AS rid, version, created_at, keys FROM oc_entities WHERE kind = ? AND id = ?',
     ),
     uniqueOwner: db.prepare<[string, string, string], { id: string }>(
       'SELECT id FROM oc_unique WHERE kind = ? AND key = ? AND value = ?',
@@ -146,18 +267,27 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
       `SELECT e.data FROM oc_unique u JOIN oc_entities e ON e.kind = u.kind AND e.id = u.id
        WHERE u.kind = ? AND u.key = ? AND u.value = ?`,
     ),
-    upsert: db.prepare<[string, string, number, string | null, string, string]>(
-      `INSERT INTO oc_entities (kind, id, version, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, status = excluded.status,
-         created_at = excluded.created_at, data = excluded.data`,
+    insert: db.prepare<[string, string, number, string, string, string]>(
+      'INSERT INTO oc_entities (kind, id, version, created_at, keys, data) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    dropIndex: db.prepare<[string, string]>('DELETE FROM oc_index WHERE kind = ? AND id = ?'),
+    // Sets only the columns that change, so that SQLite leaves the (kind, id) and creation-order indexes alone.
+    update: db.prepare<[number, string, string, number]>(
+      'UPDATE oc_entities SET version = ?, keys = ?, data = ? WHERE rowid = ?',
+    ),
+    updateCreated: db.prepare<[number, string, string, string, number]>(
+      'UPDATE oc_entities SET version = ?, created_at = ?, keys = ?, data = ? WHERE rowid = ?',
+    ),
     addIndex: db.prepare<[string, string, string, string, string]>(
-      'INSERT OR IGNORE INTO oc_index (kind, field, value, id, created_at) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO oc_index (kind, field, value, created_at, id) VALUES (?, ?, ?, ?, ?)',
     ),
-    dropUnique: db.prepare<[string, string]>('DELETE FROM oc_unique WHERE kind = ? AND id = ?'),
+    dropIndex: db.prepare<[string, string, string, string, string]>(
+      'DELETE FROM oc_index WHERE kind = ? AND field = ? AND value = ? AND created_at = ? AND id = ?',
+    ),
     addUnique: db.prepare<[string, string, string, string]>(
       'INSERT INTO oc_unique (kind, key, value, id) VALUES (?, ?, ?, ?)',
+    ),
+    dropUnique: db.prepare<[string, string, string, string]>(
+      'DELETE FROM oc_unique WHERE kind = ? AND key = ? AND value = ? AND id = ?',
     ),
     all: db.prepare<[string, number], DataRow>(
       'SELECT data FROM oc_entities WHERE kind = ? ORDER BY created_at, id LIMIT ?',
@@ -165,17 +295,30 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
     allAfter: db.prepare<[string, string, string, number], DataRow>(
       'SELECT data FROM oc_entities WHERE kind = ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?',
     ),
-    count: db.prepare<[string], { status: string | null; n: number }>(
-      'SELECT status, count(*) AS n FROM oc_entities WHERE kind = ? GROUP BY status',
+    countStatus: db.prepare<[string], { status: string; n: number }>(
+      "SELECT value AS status, count(*) AS n FROM oc_index WHERE kind = ? AND field = 'status' GROUP BY value",
     ),
+    countKind: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM oc_entities WHERE kind = ?'),
     head: db.prepare<[], DataRow>('SELECT data FROM oc_audit ORDER BY seq DESC LIMIT 1'),
     addAudit: db.prepare<[number, string, string, string, string, string | null, string, string]>(
       `INSERT INTO oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    indexAudit: db.prepare<[]>(INDEX_AUDIT_TAIL),
+    auditIndexed: db.prepare<[number]>('UPDATE oc_audit_indexed SET upto = ?'),
     readAudit: db.prepare<[number, number], DataRow>('SELECT data FROM oc_audit WHERE seq >= ? ORDER BY seq LIMIT ?'),
     countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM oc_audit'),
-    countAuditType: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM oc_audit WHERE event_type = ?'),
-    clear: ['oc_entities', 'oc_index', 'oc_unique', 'oc_audit'].map((t) => db.prepare<[]>(`DELETE FROM ${t}`)),
+    countAuditType: db.prepare<[{ eventType: string }], { n: number }>(
+      `SELECT (SELECT count(*) FROM oc_audit_keys
+                WHERE key = '${AUDIT_KEY.eventType}' || @eventType AND seq <= (SELECT upto FROM oc_audit_indexed))
+            + (SELECT count(*) FROM oc_audit
+                WHERE seq > (SELECT upto FROM oc_audit_indexed) AND event_type = @eventType) AS n`,
+    ),
+    clear: [
+      ...['oc_entities', 'oc_index', 'oc_unique', 'oc_audit', 'oc_audit_keys'].map((t) =>
+        db.prepare<[]>(`DELETE FROM ${t}`),
+      ),
+      db.prepare<[]>('UPDATE oc_audit_indexed SET upto = 0'),
+    ],
   };
 }

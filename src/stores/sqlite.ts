@@ -1,8 +1,16 @@
 import Database from 'better-sqlite3';
 import { OrchestrationError } from '../errors.js';
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
-import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
-import { type DataRow, migrate, prepareStatements, type Statements } from './sqlite-schema.js';
+import { indexEntries, uniqueKeys } from './indexing.js';
+import {
+  AUDIT_INDEX_BATCH,
+  AUDIT_KEY,
+  type CurrentRow,
+  type DataRow,
+  migrate,
+  prepareStatements,
+  type Statements,
+} from './sqlite-schema.js';
 import {
   type AnyEntity,
   type AuditQuery,
@@ -39,19 +47,31 @@ export interface SqliteStoreOptions {
    * `busy_timeout` on it and creates its `oc_*` tables; `close()` leaves it open.
    */
   database?: Database.Database;
+  /**
+   * How many audit records may wait before their filter keys are written (see `AUDIT_INDEX_BATCH`).
+   * A tuning knob for tests; the default suits every workload.
+   * @internal
+   */
+  auditIndexBatch?: number;
 }
 
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
+/** The audit filters, as conditions on an `oc_audit` row, in the order the driving key is chosen. */
 const AUDIT_FILTERS = [
-  ['eventType', 'event_type = ?'],
-  ['entityType', 'entity_type = ?'],
-  ['entityId', 'entity_id = ?'],
-  ['actorId', 'actor_id = ?'],
-  ['from', 'timestamp >= ?'],
-  ['to', 'timestamp <= ?'],
-  ['after', 'seq > (SELECT seq FROM oc_audit WHERE id = ?)'],
+  ['entityId', 'entity_id = @entityId'],
+  ['eventType', 'event_type = @eventType'],
+  ['actorId', 'actor_id = @actorId'],
+  ['entityType', 'entity_type = @entityType'],
+  ['from', 'timestamp >= @from'],
+  ['to', 'timestamp <= @to'],
 ] as const;
+type AuditFilter = (typeof AUDIT_FILTERS)[number][0];
+
+/** The seq of the record `@after` names, from its key row or from the unindexed tail; NULL when unknown. */
+const AFTER_SEQ = `coalesce(
+  (SELECT seq FROM oc_audit_keys WHERE key = '${AUDIT_KEY.id}' || @after ORDER BY seq LIMIT 1),
+  (SELECT seq FROM oc_audit WHERE seq > (SELECT upto FROM oc_audit_indexed) AND id = @after ORDER BY seq LIMIT 1))`;
 
 /**
  * A {@link Store} in one SQLite database file (better-sqlite3), shared safely by several
@@ -74,11 +94,18 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private stmts: Statements | undefined;
   private readonly filterQueries = new Map<number, Stmt<unknown[], DataRow>>();
-  private readonly auditQueries = new Map<string, Stmt<unknown[], DataRow>>();
+  private readonly auditQueries = new Map<string, AuditStatements>();
+  private readonly auditIndexBatch: number;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
-    const { filename, database, synchronous = 'FULL', busyTimeoutMs = 5000 } = options ?? {};
+    const {
+      filename,
+      database,
+      synchronous = 'FULL',
+      busyTimeoutMs = 5000,
+      auditIndexBatch = AUDIT_INDEX_BATCH,
+    } = options ?? {};
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
       throw new OrchestrationError('INVALID_INPUT', `SqliteStore: synchronous must be 'FULL' or 'NORMAL'.`, {
         synchronous,
@@ -96,8 +123,14 @@ export class SqliteStore implements Store {
         { filename },
       );
     }
+    if (!Number.isInteger(auditIndexBatch) || auditIndexBatch < 1) {
+      throw new OrchestrationError('INVALID_INPUT', 'SqliteStore: auditIndexBatch must be a positive integer.', {
+        auditIndexBatch,
+      });
+    }
     this.synchronous = synchronous;
     this.busyTimeoutMs = busyTimeoutMs;
+    this.auditIndexBatch = auditIndexBatch;
     this.owned = database === undefined;
     this.db = this.guard('open', () => database ?? new Database(filename as string, { timeout: busyTimeoutMs }));
     this.guard('open', () => this.db.pragma(`busy_timeout = ${busyTimeoutMs}`));
@@ -152,7 +185,8 @@ export class SqliteStore implements Store {
     let stmt = this.filterQueries.get(key);
     if (stmt === undefined) {
       const exists =
-        ' AND EXISTS (SELECT 1 FROM oc_index x WHERE x.kind = i.kind AND x.field = ? AND x.value = ? AND x.id = i.id)';
+        ' AND EXISTS (SELECT 1 FROM oc_index x WHERE x.kind = i.kind AND x.field = ? AND x.value = ?' +
+        ' AND x.created_at = i.created_at AND x.id = i.id)';
       stmt = this.db.prepare<unknown[], DataRow>(
         `SELECT e.data FROM oc_index i JOIN oc_entities e ON e.kind = i.kind AND e.id = i.id
          WHERE i.kind = ? AND i.field = ? AND i.value = ?${after ? ' AND (i.created_at, i.id) > (?, ?)' : ''}${exists.repeat(n - 1)}
@@ -165,11 +199,10 @@ export class SqliteStore implements Store {
 
   async count(kind: EntityKind): Promise<StatusCounts> {
     return this.guard('count', () => {
-      const out: StatusCounts = { total: 0, byStatus: {} };
-      for (const { status, n } of this.ready().count.all(kind)) {
-        out.total += n;
-        if (status !== null) out.byStatus[status] = n;
-      }
+      // The status index rows count by status; the creation-order index counts the kind.
+      const s = this.ready();
+      const out: StatusCounts = { total: (s.countKind.get(kind) as { n: number }).n, byStatus: {} };
+      for (const { status, n } of s.countStatus.all(kind)) out.byStatus[status] = n;
       return out;
     });
   }
@@ -177,10 +210,11 @@ export class SqliteStore implements Store {
   async commit(change: Change): Promise<CommitResult> {
     return this.guard('commit', () =>
       this.immediate((s): [CommitResult, boolean] => {
-        const conflict = findConflict(s, change.writes);
+        const current: Array<CurrentRow | undefined> = [];
+        const conflict = findConflict(s, change.writes, current);
         if (conflict !== undefined) return [{ ok: false, conflict }, false];
-        for (const w of change.writes) put(s, w, w.expectedVersion !== undefined);
-        return [{ ok: true, events: appendAudit(s, change) }, true];
+        putAll(s, change.writes, current);
+        return [{ ok: true, events: appendAudit(s, change, this.auditIndexBatch) }, true];
       }),
     );
   }
@@ -188,16 +222,33 @@ export class SqliteStore implements Store {
   async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
     return this.guard('queryAudit', () => {
       this.ready();
-      const used = AUDIT_FILTERS.filter(([field]) => q[field] !== undefined);
-      const shape = used.map(([field]) => field).join(',');
-      let stmt = this.auditQueries.get(shape);
-      if (stmt === undefined) {
-        const where = used.length === 0 ? '' : `WHERE ${used.map(([, sql]) => sql).join(' AND ')}`;
-        stmt = this.db.prepare<unknown[], DataRow>(`SELECT data FROM oc_audit ${where} ORDER BY seq LIMIT ?`);
-        this.auditQueries.set(shape, stmt);
+      const used = AUDIT_FILTERS.filter(([field]) => q[field] !== undefined).map(([field]) => field);
+      const after = q.after !== undefined;
+      const shape = `${used.join(',')}${after ? ',after' : ''}`;
+      let stmts = this.auditQueries.get(shape);
+      if (stmts === undefined) {
+        stmts = auditStatements(this.db, used, after);
+        this.auditQueries.set(shape, stmts);
       }
-      const params = used.map(([field]) => q[field]);
-      return stmt.all(...params, Math.max(0, Math.floor(q.limit))).map((r) => JSON.parse(r.data) as AuditEvent);
+      const params: Record<string, unknown> = { limit: Math.max(0, Math.floor(q.limit)) };
+      for (const field of used) params[field] = q[field];
+      const { position, indexed, tail } = stmts;
+      if (position === undefined || indexed === undefined) {
+        if (after) params.after = q.after;
+        return tail.all(params).map((r) => JSON.parse(r.data) as AuditEvent);
+      }
+      // One read transaction: the key rows up to `upto`, then the unindexed tail after it.
+      const rows = this.db.transaction(() => {
+        const at = position.get(after ? { after: q.after } : {}) as { upto: number; afterSeq: number | null };
+        if (after && at.afterSeq === null) return [];
+        params.upto = at.upto;
+        if (after) params.afterSeq = at.afterSeq;
+        const found = indexed.all(params);
+        if (found.length >= (params.limit as number)) return found;
+        params.limit = (params.limit as number) - found.length;
+        return found.concat(tail.all(params));
+      })();
+      return rows.map((r) => JSON.parse(r.data) as AuditEvent);
     });
   }
 
@@ -216,7 +267,7 @@ export class SqliteStore implements Store {
   async countAudit(eventType?: string): Promise<number> {
     return this.guard('countAudit', () => {
       const s = this.ready();
-      return ((eventType === undefined ? s.countAudit.get() : s.countAuditType.get(eventType)) as { n: number }).n;
+      return ((eventType === undefined ? s.countAudit.get() : s.countAuditType.get({ eventType })) as { n: number }).n;
     });
   }
 
@@ -224,8 +275,8 @@ export class SqliteStore implements Store {
     return this.guard('clear', () =>
       this.immediate((s): [AuditEvent[], boolean] => {
         for (const del of s.clear) del.run();
-        for (const w of change.writes) put(s, w, false);
-        return [appendAudit(s, change), true];
+        for (const w of change.writes) put(s, w, undefined);
+        return [appendAudit(s, change, this.auditIndexBatch), true];
       }),
     );
   }
@@ -311,17 +362,25 @@ function parse<T>(row: DataRow | undefined): T | undefined {
   return row === undefined ? undefined : (JSON.parse(row.data) as T);
 }
 
-/** The first write whose precondition fails, checked before anything is written (as in MemoryStore). */
-function findConflict(s: Statements, writes: Write[]): CommitConflict | undefined {
+/**
+ * The first write whose precondition fails, checked before anything is written (as in MemoryStore).
+ * Fills `current` with what each write found stored (its row, version and keys), for `putAll`.
+ */
+function findConflict(
+  s: Statements,
+  writes: Write[],
+  current: Array<CurrentRow | undefined>,
+): CommitConflict | undefined {
   const claimed = new Map<string, string>();
   for (const w of writes) {
     const { id } = w.entity;
-    const current = s.version.get(w.kind, id);
+    const row = s.current.get(w.kind, id);
+    current.push(row);
     if (w.expectedVersion === undefined) {
-      if (current !== undefined) return { kind: w.kind, id, reason: 'exists' };
+      if (row !== undefined) return { kind: w.kind, id, reason: 'exists' };
     } else {
-      if (current === undefined) return { kind: w.kind, id, reason: 'missing' };
-      if (current.version !== w.expectedVersion) return { kind: w.kind, id, reason: 'version' };
+      if (row === undefined) return { kind: w.kind, id, reason: 'missing' };
+      if (row.version !== w.expectedVersion) return { kind: w.kind, id, reason: 'version' };
     }
     for (const [key, value] of uniqueKeys(w.kind, w.entity)) {
       const k = JSON.stringify([w.kind, key, value]);
@@ -333,22 +392,73 @@ function findConflict(s: Statements, writes: Write[]): CommitConflict | undefine
   return undefined;
 }
 
-/** Writes the entity row and replaces its index and unique-key rows. */
-function put(s: Statements, w: Write, existed: boolean): void {
-  const e: AnyEntity = w.entity;
-  const createdAt = createdAtOf(e);
-  s.upsert.run(w.kind, e.id, e.version, statusOf(e) ?? null, createdAt, JSON.stringify(e));
-  if (existed) {
-    s.dropIndex.run(w.kind, e.id);
-    s.dropUnique.run(w.kind, e.id);
+/** Writes every entity; a write of an entity written before in the same change re-reads its row. */
+function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | undefined>): void {
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i] as Write;
+    let row = current[i];
+    if (writes.length > 1) {
+      seen ??= new Set();
+      const k = `${w.kind}\u0000${w.entity.id}`;
+      if (seen.has(k)) row = s.current.get(w.kind, w.entity.id);
+      seen.add(k);
+    }
+    put(s, w, row);
   }
-  for (const [field, value] of indexEntries(w.kind, e)) s.addIndex.run(w.kind, field, value, e.id, createdAt);
-  for (const [key, value] of uniqueKeys(w.kind, e)) s.addUnique.run(w.kind, key, value, e.id);
 }
 
-/** Seals and inserts the change's drafts after the current head, which the open write transaction pins. */
-function appendAudit(s: Statements, change: Change): AuditEvent[] {
+/**
+ * The index entries (`field\0value`) and unique keys (`\u0001key\0value`) of an entity, as stored in
+ * its `keys` column: an update compares them with the stored ones and rewrites only the rows that changed.
+ */
+function keysOf(w: Write): string[] {
+  const out: string[] = [];
+  for (const [field, value] of indexEntries(w.kind, w.entity)) out.push(`${field}\u0000${value}`);
+  for (const [key, value] of uniqueKeys(w.kind, w.entity)) out.push(`\u0001${key}\u0000${value}`);
+  return out;
+}
+
+/** Adds (or removes) the index row or unique key that `key` (from `keysOf`) names. */
+function applyKey(s: Statements, kind: string, id: string, createdAt: string, key: string, add: boolean): void {
+  const unique = key.charCodeAt(0) === 1;
+  const sep = key.indexOf('\u0000');
+  const name = key.slice(unique ? 1 : 0, sep);
+  const value = key.slice(sep + 1);
+  if (unique) (add ? s.addUnique : s.dropUnique).run(kind, name, value, id);
+  else (add ? s.addIndex : s.dropIndex).run(kind, name, value, createdAt, id);
+}
+
+/** Writes the entity row and the index and unique-key rows that changed since `row` (absent: a new entity). */
+function put(s: Statements, w: Write, row: CurrentRow | undefined): void {
+  const e: AnyEntity = w.entity;
+  const createdAt = createdAtOf(e);
+  const keys = keysOf(w);
+  const keysJson = JSON.stringify(keys);
+  const data = JSON.stringify(e);
+  if (row === undefined) {
+    s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
+    for (const k of new Set(keys)) applyKey(s, w.kind, e.id, createdAt, k, true);
+    return;
+  }
+  const moved = row.created_at !== createdAt;
+  if (moved) s.updateCreated.run(e.version, createdAt, keysJson, data, row.rid);
+  else s.update.run(e.version, keysJson, data, row.rid);
+  if (keysJson === row.keys && !moved) return;
+  const before = new Set(JSON.parse(row.keys) as string[]);
+  const after = new Set(keys);
+  // Removals first: a unique key may move between the entity's own entries only through a removal.
+  for (const k of before) if (moved || !after.has(k)) applyKey(s, w.kind, e.id, row.created_at, k, false);
+  for (const k of after) if (moved || !before.has(k)) applyKey(s, w.kind, e.id, createdAt, k, true);
+}
+
+/**
+ * Seals and inserts the change's drafts after the current head, which the open write transaction pins.
+ * When the chain crosses a multiple of `batch`, writes the filter keys of every unindexed record.
+ */
+function appendAudit(s: Statements, change: Change, batch: number): AuditEvent[] {
   let head = readHead(s, false);
+  const first = head?.seq ?? 0;
   const out: AuditEvent[] = [];
   for (const draft of change.audit) {
     const event = change.seal(draft, head);
@@ -366,7 +476,69 @@ function appendAudit(s: Statements, change: Change): AuditEvent[] {
     out.push(JSON.parse(json) as AuditEvent);
     head = { seq: event.seq, hash: event.hash };
   }
+  const last = head?.seq ?? 0;
+  if (Math.floor(last / batch) > Math.floor(first / batch)) {
+    s.indexAudit.run();
+    s.auditIndexed.run(last);
+  }
   return out;
+}
+
+/** The statements of one shape of audit query (see `auditStatements`). */
+interface AuditStatements {
+  /** `upto` and, with `after`, its seq (NULL when unknown). Absent without filters. */
+  position?: Stmt<unknown[], { upto: number; afterSeq: number | null }>;
+  indexed?: Stmt<unknown[], DataRow>;
+  tail: Stmt<unknown[], DataRow>;
+}
+
+/**
+ * The audit query for the filters `used` (and `after`), ordered by seq, at most `@limit`. Indexed
+ * records (seq <= upto) come through the key rows of the most selective filter given (entity id, event
+ * type, actor, entity type, then the timestamp range), checked against the others on the row; the
+ * unindexed tail (fewer than a batch) by the seq key. Without filters, the seq key alone.
+ */
+function auditStatements(db: Database.Database, used: AuditFilter[], after: boolean): AuditStatements {
+  const conds: string[] = AUDIT_FILTERS.filter(([f]) => used.includes(f)).map(([, sql]) => sql);
+  const where = (extra: string[]) => {
+    const all = [...extra, ...conds];
+    return all.length === 0 ? '' : `WHERE ${all.join(' AND ')}`;
+  };
+  const prepare = (sql: string) => db.prepare<unknown[], DataRow>(sql);
+  if (used.length === 0) {
+    return {
+      tail: prepare(
+        `SELECT data FROM oc_audit ${where(after ? [`seq > ${AFTER_SEQ}`] : [])} ORDER BY seq LIMIT @limit`,
+      ),
+    };
+  }
+  const eq = (['entityId', 'eventType', 'actorId', 'entityType'] as const).find((f) => used.includes(f));
+  let keyCond: string;
+  if (eq !== undefined) keyCond = `x.key = '${AUDIT_KEY[eq]}' || @${eq}`;
+  else {
+    const d = AUDIT_KEY.timestamp;
+    // The timestamp keys are the prefix followed by the timestamp: between two such keys lie only such keys.
+    const lo = used.includes('from') ? `x.key >= '${d}' || @from` : `x.key > '${d}'`;
+    const hi = used.includes('to') ? `x.key <= '${d}' || @to` : `x.key < '${d.slice(0, -1)};'`;
+    keyCond = `${lo} AND ${hi}`;
+  }
+  return {
+    position: db.prepare<unknown[], { upto: number; afterSeq: number | null }>(
+      `SELECT (SELECT upto FROM oc_audit_indexed) AS upto${after ? `, ${AFTER_SEQ} AS afterSeq` : ''}`,
+    ),
+    indexed: prepare(
+      eq === undefined
+        ? // The range keys imply every filter given: sort their seqs alone, then read the page's rows.
+          `SELECT data FROM oc_audit WHERE seq IN (SELECT x.seq FROM oc_audit_keys x
+             WHERE ${keyCond} AND x.seq <= @upto${after ? ' AND x.seq > @afterSeq' : ''} ORDER BY x.seq LIMIT @limit)
+           ORDER BY seq`
+        : `SELECT a.data FROM oc_audit_keys x JOIN oc_audit a ON a.seq = x.seq
+           ${where([keyCond, 'x.seq <= @upto', ...(after ? ['x.seq > @afterSeq'] : [])])} ORDER BY x.seq LIMIT @limit`,
+    ),
+    tail: prepare(
+      `SELECT data FROM oc_audit ${where(['seq > @upto', ...(after ? ['seq > @afterSeq'] : [])])} ORDER BY seq LIMIT @limit`,
+    ),
+  };
 }
 
 function readHead(s: Statements, withSignature: boolean): AuditHead | null {

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findChainBreak } from '../../src/audit/chain.js';
+import { createSealer, findChainBreak } from '../../src/audit/chain.js';
 import { OrchestrationError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/sqlite.js';
+import { indexEntries, statusOf, uniqueKeys } from '../../src/stores/indexing.js';
 import { SQLITE_MIGRATIONS } from '../../src/stores/sqlite-schema.js';
+import { type AnyEntity, createdAtOf, type EntityKind } from '../../src/stores/store.js';
 import { storeConformanceCases } from '../../src/testing/conformance.js';
 import {
   actionEntity,
@@ -15,9 +17,10 @@ import {
   draftOf,
   expectOk,
   insertOf,
+  policyEntity,
   updateOf,
 } from '../../src/testing/fixtures.js';
-import type { Actor } from '../../src/types.js';
+import type { Actor, AuditEvent } from '../../src/types.js';
 
 let dir: string;
 let n = 0;
@@ -33,7 +36,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const freshFile = () => join(dir, `store-${++n}.db`);
 
-async function openStore(filename: string, options: { busyTimeoutMs?: number } = {}): Promise<SqliteStore> {
+async function openStore(
+  filename: string,
+  options: { busyTimeoutMs?: number; auditIndexBatch?: number } = {},
+): Promise<SqliteStore> {
   const store = new SqliteStore({ filename, ...options });
   open.push(store);
   await store.init();
@@ -47,6 +53,15 @@ describe('SqliteStore conformance (file)', () => {
 describe('SqliteStore conformance (:memory:)', () => {
   for (const c of storeConformanceCases()) it(c.name, async () => c.run(await openStore(':memory:')));
 });
+
+// The conformance cases hold fewer audit records than a batch: with small batches their queries also go
+// through the audit key rows, and through both the keys and the unindexed tail at once.
+for (const auditIndexBatch of [1, 3]) {
+  describe(`SqliteStore conformance (audit keys written every ${auditIndexBatch} records)`, () => {
+    for (const c of storeConformanceCases())
+      it(c.name, async () => c.run(await openStore(freshFile(), { auditIndexBatch })));
+  });
+}
 
 describe('SqliteStore', () => {
   it('declares durable only for a file, and shared', async () => {
@@ -181,5 +196,168 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ filename: ':memory:', synchronous: 'OFF' as unknown as 'FULL' })).toThrow(
       expect.objectContaining({ code: 'INVALID_INPUT' }),
     );
+  });
+
+  describe('migration from v2', () => {
+    /** A database at schema v2 holding what the v2 store wrote: entity rows, index rows, unique keys, records. */
+    function v2Database(file: string, entities: Array<[EntityKind, AnyEntity]>, events: AuditEvent[]): void {
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE oc_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 2)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO oc_migrations (version, applied_at) VALUES (?, ?)').run(m.version, 'then');
+      }
+      const entity = db.prepare(
+        'INSERT INTO oc_entities (kind, id, version, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      const index = db.prepare('INSERT INTO oc_index (kind, field, value, id, created_at) VALUES (?, ?, ?, ?, ?)');
+      const unique = db.prepare('INSERT INTO oc_unique (kind, key, value, id) VALUES (?, ?, ?, ?)');
+      const audit = db.prepare(
+        `INSERT INTO oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      db.transaction(() => {
+        for (const [kind, e] of entities) {
+          const at = createdAtOf(e);
+          entity.run(kind, e.id, e.version, statusOf(e) ?? null, at, JSON.stringify(e));
+          for (const [field, value] of indexEntries(kind, e)) index.run(kind, field, value, e.id, at);
+          for (const [key, value] of uniqueKeys(kind, e)) unique.run(kind, key, value, e.id);
+        }
+        for (const ev of events) {
+          audit.run(
+            ev.seq,
+            ev.id,
+            ev.eventType,
+            ev.entityType,
+            ev.entityId,
+            ev.actorId ?? null,
+            ev.timestamp,
+            JSON.stringify(ev),
+          );
+        }
+      })();
+      db.close();
+    }
+
+    function chain(n: number): AuditEvent[] {
+      const seal = createSealer();
+      const out: AuditEvent[] = [];
+      for (let i = 0; i < n; i++) {
+        const last = out[out.length - 1];
+        out.push(
+          seal(
+            draftOf({
+              eventType: i % 3 === 0 ? 'actor_created' : 'policy_updated',
+              entityType: i % 3 === 0 ? 'actor' : 'policy',
+              entityId: `e${i % 4}`,
+              ...(i % 2 === 0 ? { actorId: `actor_${i % 5}` } : {}),
+              timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
+            }),
+            last === undefined ? null : { seq: last.seq, hash: last.hash },
+          ),
+        );
+      }
+      return out;
+    }
+
+    it('upgrades a v2 database on first open: entities, index rows, unique keys and the audit chain carry over', async () => {
+      const file = freshFile();
+      const actors = Array.from({ length: 30 }, (_, i) =>
+        actorEntity({
+          status: i % 3 === 0 ? 'busy' : 'active',
+          capabilities: i % 2 === 0 ? ['deploy', 'read'] : ['read'],
+          createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, 30 - i)).toISOString(),
+        }),
+      );
+      const action = actionEntity({ idempotencyKey: 'from-v2', actorId: actors[0]?.id as string });
+      const policy = policyEntity();
+      const events = chain(300);
+      v2Database(
+        file,
+        [...actors.map((a) => ['actor', a] as [EntityKind, AnyEntity]), ['action', action], ['policy', policy]],
+        events,
+      );
+
+      const store = await openStore(file, { auditIndexBatch: 7 });
+      const raw = new Database(file, { readonly: true });
+      open.push(raw);
+      expect(raw.prepare('SELECT max(version) AS v FROM oc_migrations').get()).toEqual({
+        v: SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version,
+      });
+
+      // Entities, unique keys, counts and indexed, keyset-paged queries.
+      expect(await store.get('actor', actors[5]?.id as string)).toEqual(actors[5]);
+      expect(await store.get('policy', policy.id)).toEqual(policy);
+      expect(await store.getByUnique('action', 'idempotencyKey', 'from-v2')).toEqual(action);
+      expect(await store.count('actor')).toEqual({ total: 30, byStatus: { active: 20, busy: 10 } });
+      expect(await store.count('policy')).toEqual({ total: 1, byStatus: {} });
+      const byTime = [...actors].sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+      const busyDeploy = byTime.filter((a) => a.status === 'busy' && a.capabilities.includes('deploy'));
+      const filters: Array<[string, string]> = [
+        ['status', 'busy'],
+        ['capability', 'deploy'],
+      ];
+      const page1 = await store.query('actor', { filters, limit: 2 });
+      const page2 = await store.query('actor', { filters, limit: 10, after: page1[1]?.id as string });
+      expect([...page1, ...page2].map((a) => a.id)).toEqual(busyDeploy.map((a) => a.id));
+      const all = await store.query('actor', { filters: [], limit: 100 });
+      expect(all.map((a) => a.id)).toEqual(byTime.map((a) => a.id));
+
+      // The audit chain and its filters, before and after the records indexed by the migration.
+      expect(await store.auditHead()).toEqual({ seq: 300, hash: events[299]?.hash });
+      expect(await store.readAudit(1, 1000)).toEqual(events);
+      expect(await store.countAudit('actor_created')).toBe(100);
+      expect(await store.queryAudit({ entityId: 'e1', actorId: 'actor_0', limit: 1000 })).toEqual(
+        events.filter((e) => e.entityId === 'e1' && e.actorId === 'actor_0'),
+      );
+      const from = new Date(Date.UTC(2025, 0, 1, 0, 1, 0)).toISOString();
+      const to = new Date(Date.UTC(2025, 0, 1, 0, 2, 0)).toISOString();
+      expect(await store.queryAudit({ from, to, eventType: 'actor_created', after: events[70]?.id, limit: 5 })).toEqual(
+        events
+          .filter((e) => e.timestamp >= from && e.timestamp <= to && e.eventType === 'actor_created' && e.seq > 71)
+          .slice(0, 5),
+      );
+
+      // New writes keep the migrated index rows and unique keys right.
+      const moved = actors[2] as Actor;
+      expectOk(
+        await store.commit(
+          changeOf([updateOf('actor', moved, { status: 'busy', capabilities: ['ops'] })], [draftOf()]),
+        ),
+      );
+      expect(
+        (await store.query('actor', { filters: [['capability', 'deploy']], limit: 100 })).map((a) => a.id),
+      ).not.toContain(moved.id);
+      expect((await store.query('actor', { filters: [['capability', 'ops']], limit: 100 })).map((a) => a.id)).toEqual([
+        moved.id,
+      ]);
+      expect(await store.count('actor')).toEqual({ total: 30, byStatus: { active: 19, busy: 11 } });
+      const taken = await store.commit(changeOf([insertOf('action', actionEntity({ idempotencyKey: 'from-v2' }))]));
+      expect(taken).toMatchObject({ ok: false, conflict: { reason: 'unique', key: 'idempotencyKey' } });
+      for (let i = 0; i < 20; i++) expectOk(await store.commit(changeOf([], [draftOf({ entityId: 'e1' })])));
+      const trail = await store.readAudit(1, 1000);
+      expect(trail).toHaveLength(321);
+      expect(findChainBreak(trail, null)).toBeUndefined();
+      expect(await store.queryAudit({ entityId: 'e1', limit: 1000 })).toEqual(trail.filter((e) => e.entityId === 'e1'));
+    });
+
+    it('upgrades once when several stores open the same v2 database at once', async () => {
+      const file = freshFile();
+      const actor = actorEntity();
+      v2Database(file, [['actor', actor]], chain(5));
+      const stores = [new SqliteStore({ filename: file }), new SqliteStore({ filename: file })];
+      open.push(...stores);
+      await Promise.all(stores.map((s) => s.init()));
+      const raw = new Database(file, { readonly: true });
+      open.push(raw);
+      expect(raw.prepare('SELECT version FROM oc_migrations ORDER BY version').all()).toEqual(
+        SQLITE_MIGRATIONS.map((m) => ({ version: m.version })),
+      );
+      for (const s of stores) {
+        expect(await s.get('actor', actor.id)).toEqual(actor);
+        expect(await s.countAudit()).toBe(5);
+      }
+    });
   });
 });
