@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { OrchestrationError } from '../errors.js';
 
 /** A NOTIFY message as `pg` delivers it. */
@@ -7,10 +8,21 @@ export interface PgNotificationLike {
 }
 
 /**
+ * A statement `pg` prepares once per connection under `name`, then only binds and runs: the store
+ * names the statements it sends on every call (entity reads, commits).
+ */
+export interface PgQueryConfig {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
+/**
  * The smallest part of a `pg` pool client the store uses. A `PoolClient` of `pg` 8 satisfies it.
  */
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  query(config: PgQueryConfig): Promise<{ rows: unknown[]; rowCount: number | null }>;
   /** Returns the client to its pool; with an error (or `true`) the pool destroys it. */
   release(err?: Error | boolean): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -23,6 +35,7 @@ export interface PgClientLike {
 export interface PgPoolLike {
   connect(): Promise<PgClientLike>;
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  query(config: PgQueryConfig): Promise<{ rows: unknown[]; rowCount: number | null }>;
   end(): Promise<void>;
 }
 
@@ -56,11 +69,17 @@ export interface SqlResult {
 
 /** Runs one statement. */
 export interface Sql {
-  query(text: string, params?: unknown[]): Promise<SqlResult>;
+  /** `prepared`: a statement sent on every call, worth preparing once per connection (with `pg`). */
+  query(text: string, params?: unknown[], prepared?: boolean): Promise<SqlResult>;
 }
 
 /** The same SQL on a `pg` pool or on PGlite. */
 export interface SqlRunner extends Sql {
+  /**
+   * Runs one statement as a transaction of its own (one round trip). When the connection is lost
+   * while it runs, the error says that it may or may not have committed.
+   */
+  commitStatement(text: string, params: unknown[]): Promise<SqlResult>;
   /** Runs `fn` in a transaction: COMMIT when it returns, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   /** LISTENs on `channel` until the returned function is called. `onLost`: the connection died. */
@@ -156,6 +175,29 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+const statementNames = new Map<string, string>();
+
+/** `text` as `pg` sends it: under a name derived from the text when it is to be prepared. */
+function statement(text: string, params: unknown[] | undefined, prepared: boolean | undefined): PgQueryConfig {
+  if (prepared !== true) return { name: '', text, values: params ?? [] };
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `oc_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 1000) statementNames.set(text, name);
+  }
+  return { name, text, values: params ?? [] };
+}
+
+/** Runs a statement on a `pg` pool or client, prepared when asked. */
+function send(
+  target: Pick<PgClientLike, 'query'>,
+  text: string,
+  params: unknown[] | undefined,
+  prepared: boolean | undefined,
+) {
+  return prepared === true ? target.query(statement(text, params, prepared)) : target.query(text, params);
+}
+
 /** Runs SQL on a `pg` pool. Transaction clients whose connection died are released as broken. */
 export class PgRunner implements SqlRunner {
   constructor(
@@ -163,9 +205,32 @@ export class PgRunner implements SqlRunner {
     private readonly ownsPool: boolean,
   ) {}
 
-  async query(text: string, params?: unknown[]): Promise<SqlResult> {
-    const r = await this.pool.query(text, params);
+  async query(text: string, params?: unknown[], prepared?: boolean): Promise<SqlResult> {
+    const r = await send(this.pool, text, params, prepared);
     return { rows: r.rows as Row[], rowCount: r.rowCount ?? 0 };
+  }
+
+  async commitStatement(text: string, params: unknown[]): Promise<SqlResult> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
+    try {
+      const r = await send(client, text, params, true);
+      return { rows: r.rows as Row[], rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      // An error the server answered (it has a severity) means the statement was rolled back; a
+      // connection that died while it ran leaves the outcome unknown.
+      const answered = typeof (err as { severity?: unknown } | null)?.severity === 'string';
+      if (broken === undefined && isConnectionError(err)) broken = asError(err);
+      if (broken !== undefined && !answered) throw new CommitOutcomeUnknown(err);
+      throw err;
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
@@ -177,8 +242,8 @@ export class PgRunner implements SqlRunner {
     };
     client.on('error', onError);
     const tx: Sql = {
-      query: async (text, params) => {
-        const r = await client.query(text, params);
+      query: async (text, params, prepared) => {
+        const r = await send(client, text, params, prepared);
         return { rows: r.rows as Row[], rowCount: r.rowCount ?? 0 };
       },
     };
@@ -251,6 +316,10 @@ export class PgliteRunner implements SqlRunner {
   }
 
   async query(text: string, params?: unknown[]): Promise<SqlResult> {
+    return PgliteRunner.result(await this.db.query(text, params));
+  }
+
+  async commitStatement(text: string, params: unknown[]): Promise<SqlResult> {
     return PgliteRunner.result(await this.db.query(text, params));
   }
 

@@ -79,7 +79,133 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX oc_index_created ON ${s}.oc_index (kind, field, value, created_at, id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'one-statement commits (oc_commit), audit max_ts for date ranges',
+    statements: (s) => [
+      // max_ts: the greatest timestamp of the records up to this one. It never decreases along seq,
+      // whatever the clocks of the writers did, so the first seq whose max_ts >= `from` is a lower
+      // bound of every record with timestamp >= `from` (see queryAudit). A trigger sets it from the
+      // record before, so it is right for every insert, also rows written by hand or restored.
+      `ALTER TABLE ${s}.oc_audit ADD COLUMN max_ts text COLLATE "C"`,
+      `UPDATE ${s}.oc_audit a SET max_ts = m.max_ts
+        FROM (SELECT seq, max("timestamp") OVER (ORDER BY seq) AS max_ts FROM ${s}.oc_audit) m
+        WHERE a.seq = m.seq`,
+      `ALTER TABLE ${s}.oc_audit ALTER COLUMN max_ts SET NOT NULL`,
+      `CREATE INDEX oc_audit_max_ts ON ${s}.oc_audit (max_ts, seq)`,
+      `CREATE FUNCTION ${s}.oc_audit_set_max_ts() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        NEW.max_ts := greatest(NEW."timestamp",
+          (SELECT a.max_ts FROM ${s}.oc_audit a WHERE a.seq < NEW.seq ORDER BY a.seq DESC LIMIT 1));
+        RETURN NEW;
+      END $fn$`,
+      `CREATE TRIGGER oc_audit_max_ts BEFORE INSERT ON ${s}.oc_audit
+        FOR EACH ROW EXECUTE FUNCTION ${s}.oc_audit_set_max_ts()`,
+      commitFunction(s),
+    ],
+  },
 ];
+
+/**
+ * `oc_commit`: a whole commit in one statement, so that it costs one round trip. In order: each
+ * entity write (conditional insert or update), its index rows (only those that changed) and unique
+ * keys, the NOTIFY payloads, and last the audit head row, locked only now and held until COMMIT. A
+ * failed condition raises SQLSTATE OC409 with DETAIL `write:reason[:key]` (write counts from 1); a
+ * head that is not the one the records were sealed after raises OC412 with DETAIL `seq:hash`. Either
+ * aborts the statement, so nothing of the commit is written.
+ */
+function commitFunction(s: string): string {
+  return `CREATE FUNCTION ${s}.oc_commit(
+      p_kind text[], p_id text[], p_expected int[], p_version int[], p_created text[], p_data text[],
+      p_ix_w int[], p_ix_field text[], p_ix_value text[],
+      p_uq_w int[], p_uq_key text[], p_uq_value text[],
+      p_channel text, p_payloads text[],
+      p_head_seq bigint, p_head_hash text,
+      p_a_id text[], p_a_event text[], p_a_etype text[], p_a_eid text[], p_a_actor text[], p_a_ts text[],
+      p_a_data text[], p_new_hash text)
+    RETURNS void LANGUAGE plpgsql AS $fn$
+    DECLARE
+      i int;
+      j int;
+      rc bigint;
+      n int := coalesce(array_length(p_kind, 1), 0);
+      h record;
+    BEGIN
+      FOR i IN 1..n LOOP
+        IF p_expected[i] IS NULL THEN
+          INSERT INTO ${s}.oc_entities (kind, id, version, created_at, data)
+            VALUES (p_kind[i], p_id[i], p_version[i], p_created[i], p_data[i]::jsonb)
+            ON CONFLICT (kind, id) DO NOTHING;
+          GET DIAGNOSTICS rc = ROW_COUNT;
+          IF rc = 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'OC409', MESSAGE = 'commit conflict', DETAIL = i || ':exists';
+          END IF;
+        ELSE
+          UPDATE ${s}.oc_entities SET version = p_version[i], created_at = p_created[i], data = p_data[i]::jsonb
+            WHERE kind = p_kind[i] AND id = p_id[i] AND version = p_expected[i];
+          GET DIAGNOSTICS rc = ROW_COUNT;
+          IF rc = 0 THEN
+            PERFORM 1 FROM ${s}.oc_entities WHERE kind = p_kind[i] AND id = p_id[i];
+            RAISE EXCEPTION USING ERRCODE = 'OC409', MESSAGE = 'commit conflict',
+              DETAIL = i || CASE WHEN FOUND THEN ':version' ELSE ':missing' END;
+          END IF;
+        END IF;
+        -- Index rows become exactly the entity's entries, at its created_at; unchanged ones stay as
+        -- they are. A new entity has none yet (ids are never reused: entities are only deleted by clear).
+        IF p_expected[i] IS NOT NULL THEN
+          DELETE FROM ${s}.oc_index x WHERE x.kind = p_kind[i] AND x.id = p_id[i]
+            AND NOT EXISTS (SELECT 1 FROM unnest(p_ix_w, p_ix_field, p_ix_value) AS t(w, f, v)
+                            WHERE t.w = i AND t.f = x.field AND t.v = x.value);
+          UPDATE ${s}.oc_index x SET created_at = p_created[i]
+            WHERE x.kind = p_kind[i] AND x.id = p_id[i] AND x.created_at <> p_created[i];
+          -- Unique keys the entity no longer has are released.
+          DELETE FROM ${s}.oc_unique u WHERE u.kind = p_kind[i] AND u.id = p_id[i]
+            AND NOT EXISTS (SELECT 1 FROM unnest(p_uq_w, p_uq_key, p_uq_value) AS t(w, k, v)
+                            WHERE t.w = i AND t.k = u.key AND t.v = u.value);
+        END IF;
+        INSERT INTO ${s}.oc_index (kind, field, value, id, created_at)
+          SELECT DISTINCT p_kind[i], t.f, t.v, p_id[i], p_created[i]
+          FROM unnest(p_ix_w, p_ix_field, p_ix_value) AS t(w, f, v)
+          WHERE t.w = i AND (p_expected[i] IS NULL OR NOT EXISTS (SELECT 1 FROM ${s}.oc_index x
+            WHERE x.kind = p_kind[i] AND x.field = t.f AND x.value = t.v AND x.id = p_id[i]))
+          ON CONFLICT DO NOTHING;
+        -- Each unique key the entity has is taken, or already its own.
+        FOR j IN 1..coalesce(array_length(p_uq_w, 1), 0) LOOP
+          CONTINUE WHEN p_uq_w[j] <> i;
+          -- A key this entity holds already is left alone (no new row version).
+          CONTINUE WHEN EXISTS (SELECT 1 FROM ${s}.oc_unique u WHERE u.kind = p_kind[i] AND u.key = p_uq_key[j]
+            AND u.value = p_uq_value[j] AND u.id = p_id[i]);
+          INSERT INTO ${s}.oc_unique (kind, key, value, id) VALUES (p_kind[i], p_uq_key[j], p_uq_value[j], p_id[i])
+            ON CONFLICT (kind, key, value) DO NOTHING;
+          GET DIAGNOSTICS rc = ROW_COUNT;
+          IF rc = 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'OC409', MESSAGE = 'commit conflict', DETAIL = i || ':unique:' || p_uq_key[j];
+          END IF;
+        END LOOP;
+      END LOOP;
+      IF coalesce(array_length(p_payloads, 1), 0) > 0 THEN
+        PERFORM pg_notify(p_channel, p) FROM unnest(p_payloads) AS p;
+      END IF;
+      n := coalesce(array_length(p_a_id, 1), 0);
+      IF n = 0 THEN
+        RETURN;
+      END IF;
+      -- The one global lock, taken last: appends are serialised from here to COMMIT only.
+      SELECT seq, hash INTO h FROM ${s}.oc_audit_head WHERE singleton FOR UPDATE;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'the audit head row is missing';
+      END IF;
+      IF h.seq <> p_head_seq OR h.hash IS DISTINCT FROM p_head_hash THEN
+        RAISE EXCEPTION USING ERRCODE = 'OC412', MESSAGE = 'the audit head moved',
+          DETAIL = h.seq || ':' || coalesce(h.hash, '');
+      END IF;
+      INSERT INTO ${s}.oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, "timestamp", data)
+        SELECT p_head_seq + t.o, t.id, t.ev, t.et, t.ei, t.ac, t.ts, t.d::jsonb
+        FROM unnest(p_a_id, p_a_event, p_a_etype, p_a_eid, p_a_actor, p_a_ts, p_a_data)
+          WITH ORDINALITY AS t(id, ev, et, ei, ac, ts, d, o);
+      UPDATE ${s}.oc_audit_head SET seq = p_head_seq + n, hash = p_new_hash WHERE singleton;
+    END $fn$`;
+}
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
@@ -108,14 +234,15 @@ function checkNotNewer(version: number, schema: string): void {
 }
 
 /**
- * Creates the schema and applies pending migrations. Safe when several processes start at once: the
- * work happens under a transaction-scoped advisory lock and the version is read again under it.
+ * Creates the schema and applies pending migrations, up to `target` (tests build older schemas).
+ * Safe when several processes start at once: the work happens under a transaction-scoped advisory
+ * lock and the version is read again under it.
  */
-export async function migrate(db: SqlRunner, schema: string): Promise<void> {
+export async function migrate(db: SqlRunner, schema: string, target = SCHEMA_VERSION): Promise<void> {
   // Fast path without the lock, and without needing CREATE rights once the schema is current.
   const seen = await currentVersion(db, schema);
   checkNotNewer(seen, schema);
-  if (seen === SCHEMA_VERSION) return;
+  if (seen >= target) return;
   const s = quoteIdent(schema);
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(schema)]);
@@ -127,7 +254,7 @@ export async function migrate(db: SqlRunner, schema: string): Promise<void> {
     const version = await currentVersion(tx, schema);
     checkNotNewer(version, schema);
     for (const m of MIGRATIONS) {
-      if (m.version <= version) continue;
+      if (m.version <= version || m.version > target) continue;
       for (const statement of m.statements(s)) await tx.query(statement);
       await tx.query(`INSERT INTO ${s}.oc_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
     }

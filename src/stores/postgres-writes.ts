@@ -1,136 +1,167 @@
 import type { AuditEvent, AuditHead } from '../types.js';
 import { indexEntries, uniqueKeys } from './indexing.js';
 import { decodeJson, encodeJson, encodeText } from './postgres-codec.js';
-import type { Sql } from './postgres-runner.js';
-import { type Change, type CommitConflict, createdAtOf, type Write } from './store.js';
+import { type Change, type CommitConflict, createdAtOf } from './store.js';
 
-/** Audit rows per INSERT statement, well below the 65535 parameters PostgreSQL allows. */
-const AUDIT_BATCH = 500;
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD_BYTES = 7000;
 
-/**
- * Applies one entity write inside a transaction on the tables of schema `s` (quoted); returns why it
- * cannot be applied, if so. Rows of other writers are waited for, then re-checked (READ COMMITTED).
- */
-export async function applyWrite(tx: Sql, s: string, w: Write): Promise<CommitConflict | undefined> {
-  const id = encodeText(w.entity.id);
-  const data = encodeJson(w.entity);
-  const createdAt = encodeText(createdAtOf(w.entity));
-  if (w.expectedVersion === undefined) {
-    const r = await tx.query(
-      `INSERT INTO ${s}.oc_entities (kind, id, version, created_at, data) VALUES ($1, $2, $3, $4, $5::text::jsonb)
-       ON CONFLICT (kind, id) DO NOTHING`,
-      [w.kind, id, w.entity.version, createdAt, data],
-    );
-    if (r.rowCount === 0) return { kind: w.kind, id: w.entity.id, reason: 'exists' };
-  } else {
-    const r = await tx.query(
-      `UPDATE ${s}.oc_entities SET version = $4, created_at = $5, data = $6::text::jsonb
-       WHERE kind = $1 AND id = $2 AND version = $3`,
-      [w.kind, id, w.expectedVersion, w.entity.version, createdAt, data],
-    );
-    if (r.rowCount === 0) {
-      const found = await tx.query(`SELECT 1 FROM ${s}.oc_entities WHERE kind = $1 AND id = $2`, [w.kind, id]);
-      return { kind: w.kind, id: w.entity.id, reason: found.rows.length === 0 ? 'missing' : 'version' };
-    }
-  }
-  const index = indexEntries(w.kind, w.entity);
-  const unique = uniqueKeys(w.kind, w.entity);
-  // Index rows become exactly indexEntries(entity), at the entity's created_at; unique keys the
-  // entity no longer has are released.
-  await tx.query(
-    `WITH wanted AS (SELECT DISTINCT f, v FROM unnest($3::text[], $4::text[]) AS t(f, v)),
-     stale_index AS (
-       DELETE FROM ${s}.oc_index x WHERE x.kind = $1 AND x.id = $2
-         AND (x.field, x.value) NOT IN (SELECT f, v FROM wanted)),
-     stale_unique AS (
-       DELETE FROM ${s}.oc_unique u WHERE u.kind = $1 AND u.id = $2
-         AND (u.key, u.value) NOT IN (SELECT k, v FROM unnest($5::text[], $6::text[]) AS t(k, v)))
-     INSERT INTO ${s}.oc_index AS x (kind, field, value, id, created_at) SELECT $1, f, v, $2, $7 FROM wanted
-     ON CONFLICT (kind, field, value, id) DO UPDATE SET created_at = excluded.created_at
-       WHERE x.created_at <> excluded.created_at`,
-    [
-      w.kind,
-      id,
-      index.map(([f]) => f),
-      index.map(([, v]) => encodeText(v)),
-      unique.map(([k]) => encodeText(k)),
-      unique.map(([, v]) => encodeText(v)),
-      createdAt,
-    ],
-  );
-  for (const [key, value] of unique) {
-    // Inserts the key, or keeps it when this entity owns it already; returns no row when another does.
-    const r = await tx.query(
-      `INSERT INTO ${s}.oc_unique AS u (kind, key, value, id) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (kind, key, value) DO UPDATE SET id = excluded.id WHERE u.id = excluded.id RETURNING id`,
-      [w.kind, encodeText(key), encodeText(value), id],
-    );
-    if (r.rows.length === 0) return { kind: w.kind, id: w.entity.id, reason: 'unique', key };
-  }
-  return undefined;
+/** SQLSTATE of `oc_commit` when a write's condition fails (DETAIL `write:reason[:key]`). */
+export const CONFLICT_SQLSTATE = 'OC409';
+/** SQLSTATE of `oc_commit` when the audit head is not the one the records were sealed after (DETAIL `seq:hash`). */
+export const STALE_HEAD_SQLSTATE = 'OC412';
+
+/** The statement that applies a commit (see `oc_commit` in postgres-schema.ts), in schema `s` (quoted). */
+export function commitSql(s: string): string {
+  const params = Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(', ');
+  return `SELECT ${s}.oc_commit(${params})`;
 }
 
-/** Queues one NOTIFY `kind:id` per written entity; PostgreSQL delivers them only if the transaction commits. */
-export async function notifyWrites(tx: Sql, channel: string, writes: Write[]): Promise<void> {
-  const payloads = [...new Set(writes.map((w) => `${w.kind}:${encodeText(w.entity.id)}`))].filter(
-    (p) => Buffer.byteLength(p) <= MAX_PAYLOAD_BYTES,
-  );
-  if (payloads.length > 0) {
-    await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads]);
-  }
+/** Changes sealed after a head, ready to be sent in one `oc_commit` call. */
+export interface SealedBatch {
+  params: unknown[];
+  /** The sealed records of each change, in order. */
+  events: AuditEvent[][];
+  /** The head after the last record, or the head the batch was sealed after when it has none. */
+  last: AuditHead | null;
 }
 
 /**
- * Seals the drafts of `change` after the current head and inserts them. Call it last in the
- * transaction: the head row lock it takes is the one global lock, and it is held until COMMIT.
+ * Seals the drafts of `changes` one after another after `head` and lays out every write, index row,
+ * unique key, NOTIFY payload and record as the array parameters of `oc_commit`.
  */
-export async function appendAudit(tx: Sql, s: string, change: Change): Promise<AuditEvent[]> {
-  if (change.audit.length === 0) return [];
-  const head = (await tx.query(`SELECT seq, hash FROM ${s}.oc_audit_head WHERE singleton FOR UPDATE`)).rows[0];
-  if (head === undefined) throw new Error(`the audit head row of ${s} is missing`);
-  let prev: AuditHead | null = Number(head.seq) === 0 ? null : { seq: Number(head.seq), hash: String(head.hash) };
-  const events = change.audit.map((draft) => {
-    const event = change.seal(draft, prev);
-    prev = { seq: event.seq, hash: event.hash };
-    return event;
-  });
-  const stored: AuditEvent[] = [];
-  for (let i = 0; i < events.length; i += AUDIT_BATCH) {
-    const batch = events.slice(i, i + AUDIT_BATCH);
-    const params: unknown[] = [];
-    const rows = batch.map((e) => {
-      const n = params.length;
-      const json = encodeJson(e);
-      // Callers get what a read would return, not objects shared with their drafts.
-      stored.push(decodeJson<AuditEvent>(json));
-      params.push(
-        e.seq,
-        encodeText(e.id),
-        encodeText(e.eventType),
-        encodeText(e.entityType),
-        encodeText(e.entityId),
-        e.actorId === undefined ? null : encodeText(e.actorId),
-        encodeText(e.timestamp),
-        json,
-      );
-      return `($${n + 1}::bigint, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}::text::jsonb)`;
-    });
-    const insert = `INSERT INTO ${s}.oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, "timestamp", data)
-      VALUES ${rows.join(', ')}`;
-    if (i + AUDIT_BATCH < events.length) {
-      await tx.query(insert, params);
-      continue;
+export function sealBatch(changes: Change[], head: AuditHead | null, channel: string): SealedBatch {
+  const kind: string[] = [];
+  const id: string[] = [];
+  const expected: Array<number | null> = [];
+  const version: number[] = [];
+  const created: string[] = [];
+  const data: string[] = [];
+  const ixW: number[] = [];
+  const ixField: string[] = [];
+  const ixValue: string[] = [];
+  const uqW: number[] = [];
+  const uqKey: string[] = [];
+  const uqValue: string[] = [];
+  const payloads = new Set<string>();
+  let n = 0;
+  const aId: string[] = [];
+  const aEvent: string[] = [];
+  const aEtype: string[] = [];
+  const aEid: string[] = [];
+  const aActor: Array<string | null> = [];
+  const aTs: string[] = [];
+  const aData: string[] = [];
+  const events: AuditEvent[][] = [];
+  let prev = head;
+  for (const change of changes) {
+    for (const w of change.writes) {
+      n++;
+      const encodedId = encodeText(w.entity.id);
+      kind.push(w.kind);
+      id.push(encodedId);
+      expected.push(w.expectedVersion ?? null);
+      version.push(w.entity.version);
+      created.push(encodeText(createdAtOf(w.entity)));
+      data.push(encodeJson(w.entity));
+      for (const [f, v] of indexEntries(w.kind, w.entity)) {
+        ixW.push(n);
+        ixField.push(f);
+        ixValue.push(encodeText(v));
+      }
+      for (const [k, v] of uniqueKeys(w.kind, w.entity)) {
+        uqW.push(n);
+        uqKey.push(encodeText(k));
+        uqValue.push(encodeText(v));
+      }
+      const payload = `${w.kind}:${encodedId}`;
+      if (Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES) payloads.add(payload);
     }
-    // The last batch moves the head in the same statement: one round trip less under the lock.
-    const last = batch[batch.length - 1] as AuditEvent;
-    params.push(last.seq, last.hash);
-    await tx.query(
-      `WITH appended AS (${insert})
-       UPDATE ${s}.oc_audit_head SET seq = $${params.length - 1}::bigint, hash = $${params.length} WHERE singleton`,
-      params,
-    );
+    const sealed: AuditEvent[] = [];
+    for (const draft of change.audit) {
+      const e = change.seal(draft, prev);
+      prev = { seq: e.seq, hash: e.hash };
+      sealed.push(e);
+      aId.push(encodeText(e.id));
+      aEvent.push(encodeText(e.eventType));
+      aEtype.push(encodeText(e.entityType));
+      aEid.push(encodeText(e.entityId));
+      aActor.push(e.actorId === undefined ? null : encodeText(e.actorId));
+      aTs.push(encodeText(e.timestamp));
+      aData.push(encodeJson(e));
+    }
+    events.push(sealed);
   }
-  return stored;
+  const params = [
+    kind,
+    id,
+    expected,
+    version,
+    created,
+    data,
+    ixW,
+    ixField,
+    ixValue,
+    uqW,
+    uqKey,
+    uqValue,
+    channel,
+    [...payloads],
+    head?.seq ?? 0,
+    head?.hash ?? null,
+    aId,
+    aEvent,
+    aEtype,
+    aEid,
+    aActor,
+    aTs,
+    aData,
+    prev?.hash ?? null,
+  ];
+  return { params, events, last: prev };
+}
+
+/**
+ * The records of a committed change as a read would return them (not objects shared with the
+ * caller's drafts), or none when the caller said it does not need them.
+ */
+export function storedEvents(change: Change, sealed: AuditEvent[]): AuditEvent[] {
+  if (change.quiet === true) return [];
+  return sealed.map((e) => decodeJson<AuditEvent>(encodeJson(e)));
+}
+
+function fieldOf(err: unknown, name: 'code' | 'detail'): string | undefined {
+  const v = (err as Record<string, unknown> | null)?.[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The failed condition an `oc_commit` error reports, with the index of its change; else undefined. */
+export function conflictOf(err: unknown, changes: Change[]) {
+  if (fieldOf(err, 'code') !== CONFLICT_SQLSTATE) return undefined;
+  const detail = fieldOf(err, 'detail') ?? '';
+  const [n, reason] = detail.split(':', 2);
+  let index = Number(n) - 1;
+  let c = 0;
+  while (c < changes.length && index >= (changes[c] as Change).writes.length) {
+    index -= (changes[c] as Change).writes.length;
+    c++;
+  }
+  const w = changes[c]?.writes[index];
+  if (w === undefined) return undefined;
+  const conflict: CommitConflict = { kind: w.kind, id: w.entity.id, reason: reason as CommitConflict['reason'] };
+  if (reason === 'unique') {
+    // The key as the entity has it (the DETAIL holds it encoded).
+    const rest = detail.slice(`${n}:unique:`.length);
+    conflict.key = uniqueKeys(w.kind, w.entity).find(([k]) => encodeText(k) === rest)?.[0] ?? rest;
+  }
+  return { change: c, conflict };
+}
+
+/** The head an `oc_commit` error reports as the current one, when the records were sealed after another. */
+export function staleHeadOf(err: unknown): AuditHead | null | undefined {
+  if (fieldOf(err, 'code') !== STALE_HEAD_SQLSTATE) return undefined;
+  const detail = fieldOf(err, 'detail') ?? '';
+  const colon = detail.indexOf(':');
+  const seq = Number(detail.slice(0, colon));
+  return seq === 0 ? null : { seq, hash: detail.slice(colon + 1) };
 }

@@ -3,22 +3,21 @@ import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { decodeJson, decodeText, encodeText } from './postgres-codec.js';
 import { queryEntities } from './postgres-queries.js';
 import {
+  isConnectionError,
   type PGliteLike,
   PgliteRunner,
   type PgPoolLike,
   PgRunner,
   quoteIdent,
-  Rollback,
   type SqlRunner,
   toStoreError,
 } from './postgres-runner.js';
 import { migrate, SCHEMA_NAME } from './postgres-schema.js';
 import { ChangeFeed } from './postgres-watch.js';
-import { appendAudit, applyWrite, notifyWrites } from './postgres-writes.js';
+import { commitSql, conflictOf, type SealedBatch, sealBatch, staleHeadOf, storedEvents } from './postgres-writes.js';
 import type {
   AuditQuery,
   Change,
-  CommitConflict,
   CommitResult,
   EntityKind,
   EntityMap,
@@ -26,6 +25,20 @@ import type {
   Store,
   StoreCapabilities,
 } from './store.js';
+
+/** Commits waiting for the one in flight are sent together, at most this many in one statement. */
+const MAX_BATCH = 32;
+/** Attempts with the cached audit head before a commit locks the head first. */
+const OPTIMISTIC_ATTEMPTS = 3;
+
+interface PendingCommit {
+  change: Change;
+  resolve: (result: CommitResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A batch of several changes could not be applied together; nothing of it was written. */
+class BatchFailed extends Error {}
 
 /** Options of {@link PostgresStore}. Give exactly one of `connectionString`, `pool` and `pglite`. */
 export interface PostgresStoreOptions {
@@ -74,6 +87,15 @@ export class PostgresStore implements Store {
   private opening: Promise<SqlRunner> | undefined;
   private closed = false;
   private readonly feed: ChangeFeed;
+  private readonly commitText: string;
+  /** Commits waiting for the batch in flight. */
+  private readonly queue: PendingCommit[] = [];
+  private draining = false;
+  /**
+   * The audit head after this store's last commit: the next records are sealed after it, and
+   * `oc_commit` checks it under the head lock (another process may have moved it). undefined: unknown.
+   */
+  private head: AuditHead | null | undefined;
 
   constructor(options: PostgresStoreOptions) {
     const given = (['connectionString', 'pool', 'pglite'] as const).filter((k) => options?.[k] !== undefined);
@@ -95,6 +117,7 @@ export class PostgresStore implements Store {
     this.schema = schema;
     this.s = quoteIdent(schema);
     this.channel = `${schema}_oc_changes`;
+    this.commitText = commitSql(this.s);
     const onError = options.onError;
     this.feed = new ChangeFeed(
       () => this.db(),
@@ -163,10 +186,11 @@ export class PostgresStore implements Store {
 
   async get<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined> {
     return this.run('get', async (db) => {
-      const r = await db.query(`SELECT data::text AS data FROM ${this.s}.oc_entities WHERE kind = $1 AND id = $2`, [
-        kind,
-        encodeText(id),
-      ]);
+      const r = await db.query(
+        `SELECT data::text AS data FROM ${this.s}.oc_entities WHERE kind = $1 AND id = $2`,
+        [kind, encodeText(id)],
+        true,
+      );
       const row = r.rows[0];
       return row === undefined ? undefined : decodeJson<EntityMap[K]>(row.data as string);
     });
@@ -179,6 +203,7 @@ export class PostgresStore implements Store {
          JOIN ${this.s}.oc_entities e ON e.kind = u.kind AND e.id = u.id
          WHERE u.kind = $1 AND u.key = $2 AND u.value = $3`,
         [kind, encodeText(key), encodeText(value)],
+        true,
       );
       const row = r.rows[0];
       return row === undefined ? undefined : decodeJson<EntityMap[K]>(row.data as string);
@@ -205,24 +230,118 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Commits go through one lane per store: while one statement is in flight, the commits that arrive
+   * wait and are then sent together, as one transaction (one round trip, one WAL flush). The records
+   * are sealed after the head this store last wrote; `oc_commit` checks it under the head lock, and
+   * when another process moved it the commit is sealed again after the head it reports.
+   */
   async commit(change: Change): Promise<CommitResult> {
     if (change.writes.length === 0 && change.audit.length === 0) return { ok: true, events: [] };
-    return this.run('commit', async (db) => {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.queue.push({ change, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) await this.runBatch(this.queue.splice(0, MAX_BATCH));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Applies the batch and settles every commit of it; never throws. */
+  private async runBatch(batch: PendingCommit[]): Promise<void> {
+    let db: SqlRunner;
+    try {
+      db = await this.db();
+    } catch (err) {
+      for (const p of batch) p.reject(toStoreError('commit', err));
+      return;
+    }
+    if (batch.length > 1) {
       try {
-        const events = await db.transaction(async (tx) => {
-          for (const w of change.writes) {
-            const conflict = await applyWrite(tx, this.s, w);
-            if (conflict !== undefined) throw new Rollback(conflict);
-          }
-          await notifyWrites(tx, this.channel, change.writes);
-          return appendAudit(tx, this.s, change);
+        const results = await this.apply(
+          db,
+          batch.map((p) => p.change),
+        );
+        batch.forEach((p, i) => {
+          p.resolve(results[i] as CommitResult);
         });
-        return { ok: true, events };
+        return;
       } catch (err) {
-        if (err instanceof Rollback) return { ok: false, conflict: err.value as CommitConflict };
+        if (!(err instanceof BatchFailed)) {
+          for (const p of batch) p.reject(toStoreError('commit', err));
+          return;
+        }
+        // One of them conflicts or fails: nothing was written; apply them one by one, in order.
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.resolve((await this.apply(db, [p.change]))[0] as CommitResult);
+      } catch (err) {
+        p.reject(toStoreError('commit', err));
+      }
+    }
+  }
+
+  /**
+   * Applies `changes` in one transaction, in order. A single change that conflicts gives its
+   * conflict; several of which one conflicts or fails throw {@link BatchFailed}, and nothing is written.
+   */
+  private async apply(db: SqlRunner, changes: Change[]): Promise<CommitResult[]> {
+    const audited = changes.some((c) => c.audit.length > 0);
+    let batch: SealedBatch | undefined;
+    for (let attempt = 0; batch === undefined; attempt++) {
+      try {
+        if (attempt >= OPTIMISTIC_ATTEMPTS) {
+          // Other processes keep moving the head: lock it first, then seal after it.
+          batch = await db.transaction(async (tx) => {
+            const head = await this.readHead(tx, true);
+            const sealed = sealBatch(changes, head, this.channel);
+            await tx.query(this.commitText, sealed.params);
+            return sealed;
+          });
+        } else {
+          if (audited && this.head === undefined) this.head = await this.readHead(db, false);
+          const sealed = sealBatch(changes, audited ? (this.head ?? null) : null, this.channel);
+          await db.commitStatement(this.commitText, sealed.params);
+          batch = sealed;
+        }
+      } catch (err) {
+        const moved = staleHeadOf(err);
+        if (moved !== undefined) {
+          this.head = moved;
+          continue;
+        }
+        const found = conflictOf(err, changes);
+        if (found !== undefined && changes.length === 1) return [{ ok: false, conflict: found.conflict }];
+        const answered = typeof (err as { severity?: unknown } | null)?.severity === 'string';
+        if (!answered || isConnectionError(err)) this.head = undefined;
+        if (changes.length > 1 && (found !== undefined || (answered && !isConnectionError(err)))) {
+          throw new BatchFailed();
+        }
         throw err;
       }
-    });
+    }
+    if (audited) this.head = batch.last;
+    const sealed = batch.events;
+    return changes.map((change, i) => ({ ok: true, events: storedEvents(change, sealed[i] ?? []) }));
+  }
+
+  private async readHead(db: Pick<SqlRunner, 'query'>, lock: boolean): Promise<AuditHead | null> {
+    const r = await db.query(
+      `SELECT seq, hash FROM ${this.s}.oc_audit_head WHERE singleton${lock ? ' FOR UPDATE' : ''}`,
+      [],
+      true,
+    );
+    const row = r.rows[0];
+    if (row === undefined) throw new Error(`the audit head row of ${this.s} is missing`);
+    return Number(row.seq) === 0 ? null : { seq: Number(row.seq), hash: String(row.hash) };
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
@@ -237,15 +356,28 @@ export class PostgresStore implements Store {
       if (q.entityType !== undefined) add((p) => `entity_type = ${p}`, encodeText(q.entityType));
       if (q.entityId !== undefined) add((p) => `entity_id = ${p}`, encodeText(q.entityId));
       if (q.actorId !== undefined) add((p) => `actor_id = ${p}`, encodeText(q.actorId));
-      if (q.from !== undefined) add((p) => `"timestamp" >= ${p}`, encodeText(q.from));
+      if (q.from !== undefined) {
+        // Timestamps need not grow with seq (clocks of several writers), but max_ts, the greatest
+        // timestamp up to each record, does: no record before the first whose max_ts >= from has a
+        // timestamp >= from. That seq bounds the scan from below, found in the (max_ts, seq) index.
+        add(
+          (p) =>
+            `"timestamp" >= ${p} AND seq >= coalesce((SELECT m.seq FROM ${this.s}.oc_audit m WHERE m.max_ts >= ${p}
+              ORDER BY m.max_ts, m.seq LIMIT 1), ${Number.MAX_SAFE_INTEGER})`,
+          encodeText(q.from),
+        );
+      }
       if (q.to !== undefined) add((p) => `"timestamp" <= ${p}`, encodeText(q.to));
       // An unknown `after` id gives NULL, which matches nothing: the same empty page as MemoryStore.
       if (q.after !== undefined)
         add((p) => `seq > (SELECT a.seq FROM ${this.s}.oc_audit a WHERE a.id = ${p})`, encodeText(q.after));
       params.push(q.limit);
+      // The page's seqs first, from the indexes alone where they can; then only its rows are read.
       const r = await db.query(
-        `SELECT data::text AS data FROM ${this.s}.oc_audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY seq LIMIT $${params.length}`,
+        `SELECT a.data::text AS data FROM (
+           SELECT seq FROM ${this.s}.oc_audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY seq LIMIT $${params.length}) p
+         JOIN ${this.s}.oc_audit a ON a.seq = p.seq ORDER BY a.seq`,
         params,
       );
       return r.rows.map((row) => decodeJson<AuditEvent>(row.data as string));
@@ -257,6 +389,7 @@ export class PostgresStore implements Store {
       const r = await db.query(
         `SELECT data::text AS data FROM ${this.s}.oc_audit WHERE seq >= $1 ORDER BY seq LIMIT $2`,
         [fromSeq, limit],
+        true,
       );
       return r.rows.map((row) => decodeJson<AuditEvent>(row.data as string));
     });
@@ -289,9 +422,9 @@ export class PostgresStore implements Store {
   }
 
   async clear(change: Change): Promise<AuditEvent[]> {
-    return this.run('clear', (db) =>
-      db.transaction(async (tx) => {
-        const s = this.s;
+    return this.run('clear', async (db) => {
+      const s = this.s;
+      const batch = await db.transaction(async (tx) => {
         // Waits for commits in flight and blocks new ones (readers go on); the order matches the
         // order in which a commit first touches these tables, so the two cannot deadlock.
         await tx.query(
@@ -300,20 +433,24 @@ export class PostgresStore implements Store {
         for (const table of ['oc_entities', 'oc_index', 'oc_unique', 'oc_audit'])
           await tx.query(`DELETE FROM ${s}.${table}`);
         await tx.query(`UPDATE ${s}.oc_audit_head SET seq = 0, hash = NULL WHERE singleton`);
-        for (const w of change.writes) {
-          const conflict = await applyWrite(tx, this.s, w);
-          if (conflict !== undefined) {
-            throw new OrchestrationError(
-              'STORE_ERROR',
-              `clear() was given writes that conflict with each other (${conflict.reason} on ${conflict.kind} '${conflict.id}'); nothing was cleared.`,
-              { retryable: false, conflict },
-            );
-          }
+        const sealed = sealBatch([change], null, this.channel);
+        try {
+          await tx.query(this.commitText, sealed.params);
+        } catch (err) {
+          const found = conflictOf(err, [change]);
+          if (found === undefined) throw err;
+          const { conflict } = found;
+          throw new OrchestrationError(
+            'STORE_ERROR',
+            `clear() was given writes that conflict with each other (${conflict.reason} on ${conflict.kind} '${conflict.id}'); nothing was cleared.`,
+            { retryable: false, conflict },
+          );
         }
-        await notifyWrites(tx, this.channel, change.writes);
-        return appendAudit(tx, this.s, change);
-      }),
-    );
+        return sealed;
+      });
+      this.head = batch.last;
+      return storedEvents({ ...change, quiet: false }, batch.events[0] ?? []);
+    });
   }
 
   /**

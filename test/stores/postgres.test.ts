@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer, findChainBreak } from '../../src/audit/chain.js';
 import { isOrchestrationError } from '../../src/errors.js';
 import { type PgClientLike, type PgPoolLike, PostgresStore } from '../../src/postgres.js';
-import { SCHEMA_VERSION } from '../../src/stores/postgres-schema.js';
+import { PgliteRunner, PgRunner, type SqlRunner } from '../../src/stores/postgres-runner.js';
+import { migrate, SCHEMA_VERSION } from '../../src/stores/postgres-schema.js';
 import type { AuditDraft, Change, CommitResult, Store } from '../../src/stores/store.js';
 import { storeConformanceCases } from '../../src/testing/conformance.js';
 import type { Actor, AuditEvent } from '../../src/types.js';
@@ -76,6 +77,115 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string,
   }
 }
 
+/** Timestamps that go back and forth along seq, as with several writers whose clocks disagree. */
+const SKEWED_MINUTES = [10, 5, 12, 11, 3, 20, 15, 15, 2, 30, 25, 31, 1, 40];
+const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 0, minute)).toISOString();
+
+/**
+ * Every date range over {@link SKEWED_MINUTES} (records committed in that order, one per commit)
+ * gives exactly the records whose timestamp is in it, in seq order, also page by page.
+ */
+async function expectExactDateRanges(store: Store): Promise<void> {
+  const all = await store.readAudit(1, 1000);
+  expect(all.map((e) => e.timestamp)).toEqual(SKEWED_MINUTES.map(at));
+  const bounds = [undefined, ...[0, 2, 4, 5, 11, 12, 14, 15, 16, 29, 30, 35, 40, 41].map(at)];
+  for (const from of bounds) {
+    for (const to of bounds) {
+      const expected = all.filter(
+        (e) => (from === undefined || e.timestamp >= from) && (to === undefined || e.timestamp <= to),
+      );
+      const range = { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+      expect(await store.queryAudit({ ...range, limit: 100 })).toEqual(expected);
+      const paged: AuditEvent[] = [];
+      for (;;) {
+        const after = paged.at(-1)?.id;
+        const page = await store.queryAudit({ ...range, limit: 2, ...(after !== undefined ? { after } : {}) });
+        paged.push(...page);
+        if (page.length < 2) break;
+      }
+      expect(paged).toEqual(expected);
+    }
+  }
+}
+
+async function commitSkewed(store: Store): Promise<void> {
+  for (const minute of SKEWED_MINUTES) {
+    const a = actor();
+    eventsOf(
+      await store.commit({
+        writes: [{ kind: 'actor', entity: a }],
+        audit: [draft(a.id, { timestamp: at(minute) })],
+        seal,
+      }),
+    );
+  }
+}
+
+/**
+ * A schema at version 2 (before oc_commit and max_ts) holding what that version wrote: two actors
+ * (one updated), their index rows, and records with timestamps that go backwards.
+ */
+async function buildV2Schema(db: SqlRunner, schema: string): Promise<{ ids: string[]; events: AuditEvent[] }> {
+  await migrate(db, schema, 2);
+  const s = `"${schema}"`;
+  const first = actor({ createdAt: at(1), updatedAt: at(1) });
+  const second = actor({ createdAt: at(2), updatedAt: at(2), role: 'reviewer' });
+  const updated = { ...first, status: 'disabled' as const, version: 2 };
+  for (const e of [updated, second]) {
+    await db.query(
+      `INSERT INTO ${s}.oc_entities (kind, id, version, created_at, data) VALUES ('actor', $1, $2, $3, $4::jsonb)`,
+      [e.id, e.version, e.createdAt, JSON.stringify(e)],
+    );
+    for (const [field, value] of [
+      ['status', e.status],
+      ['role', e.role],
+    ]) {
+      await db.query(
+        `INSERT INTO ${s}.oc_index (kind, field, value, id, created_at) VALUES ('actor', $1, $2, $3, $4)`,
+        [field, value, e.id, e.createdAt],
+      );
+    }
+  }
+  const events: AuditEvent[] = [];
+  let prev: AuditEvent | null = null;
+  for (const [i, minute] of SKEWED_MINUTES.slice(0, 6).entries()) {
+    const entityId = i % 2 === 0 ? first.id : second.id;
+    const e: AuditEvent = seal(draft(entityId, { timestamp: at(minute) }), prev);
+    await db.query(
+      `INSERT INTO ${s}.oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, "timestamp", data)
+       VALUES ($1, $2, $3, $4, $5, NULL, $6, $7::jsonb)`,
+      [e.seq, e.id, e.eventType, e.entityType, e.entityId, e.timestamp, JSON.stringify(e)],
+    );
+    events.push(e);
+    prev = e;
+  }
+  await db.query(`UPDATE ${s}.oc_audit_head SET seq = $1, hash = $2 WHERE singleton`, [prev?.seq, prev?.hash]);
+  return { ids: [first.id, second.id], events };
+}
+
+/** The store upgrades the v2 schema on first use; its data stays readable and queryable, the chain goes on. */
+async function expectV2Upgrade(store: PostgresStore, built: { ids: string[]; events: AuditEvent[] }) {
+  const [firstId, secondId] = built.ids as [string, string];
+  await store.init();
+  expect(await store.readAudit(1, 100)).toEqual(built.events);
+  expect((await store.get('actor', firstId))?.status).toBe('disabled');
+  expect((await store.query('actor', { filters: [['role', 'reviewer']], limit: 10 })).map((a) => a.id)).toEqual([
+    secondId,
+  ]);
+  // the date-range bound works on the migrated rows (timestamps 10, 5, 12, 11, 3, 20)
+  expect((await store.queryAudit({ from: at(4), to: at(11), limit: 10 })).map((e) => e.seq)).toEqual([1, 2, 4]);
+  // updates keep the index and unique rows right; the chain continues after the migrated head
+  const first = (await store.get('actor', firstId)) as Actor;
+  eventsOf(await store.commit(update(first, { status: 'active', role: 'reviewer' })));
+  expect((await store.query('actor', { filters: [['role', 'reviewer']], limit: 10 })).map((a) => a.id)).toEqual([
+    firstId,
+    secondId,
+  ]);
+  expect(await store.query('actor', { filters: [['status', 'disabled']], limit: 10 })).toEqual([]);
+  await commitSkewed(store);
+  await expectValidChain(store, built.events.length + 1 + SKEWED_MINUTES.length);
+}
+
 describe('PostgresStore without a database server', () => {
   it('constructor - rejects zero or several connection sources with INVALID_INPUT', () => {
     expect(() => new PostgresStore({})).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
@@ -93,66 +203,93 @@ describe('PostgresStore without a database server', () => {
     }
   });
 
-  // A scripted stand-in for a pg pool: the only way to make a connection die exactly at COMMIT.
-  function scriptedPool(failOn: string, error: Error & { code?: string }) {
+  // A scripted stand-in for a pg pool: the only way to make a connection die exactly where wanted.
+  // `fail(text, inTransaction)` gives the error a statement meets, if any.
+  function scriptedPool(fail: (text: string, inTransaction: boolean) => (Error & { code?: string }) | undefined) {
     const sent: string[] = [];
     const released: Array<Error | boolean | undefined> = [];
+    let inTransaction = false;
     const client: PgClientLike = {
-      query: async (text) => {
-        sent.push(text.trim().split(/\s+/)[0] as string);
-        if (text.startsWith(failOn)) throw error;
-        return { rows: [], rowCount: 1 };
+      query: async (statement: string | { text: string }) => {
+        const text = typeof statement === 'string' ? statement : statement.text;
+        const word = text.trim().split(/\s+/)[0] as string;
+        sent.push(text.includes('oc_commit(') ? 'oc_commit' : word);
+        if (word === 'BEGIN;') inTransaction = true;
+        const error = fail(text, inTransaction);
+        if (word === 'COMMIT' || word === 'ROLLBACK') inTransaction = false;
+        if (error !== undefined) throw error;
+        return { rows: text.includes('oc_audit_head') ? [{ seq: 0, hash: null }] : [], rowCount: 1 };
       },
-      release: (err) => void released.push(err),
+      release: (err) => {
+        inTransaction = false;
+        released.push(err);
+      },
       on: () => undefined,
       removeListener: () => undefined,
     };
     const pool: PgPoolLike = {
-      // the migration's fast path: the schema is current
-      query: async (text) => ({
-        rows: [text.includes('to_regclass') ? { present: true } : { version: SCHEMA_VERSION }],
-        rowCount: 1,
-      }),
+      // the migration's fast path (the schema is current) and the audit head (empty)
+      query: async () => ({ rows: [{ present: true, version: SCHEMA_VERSION, seq: 0, hash: null }], rowCount: 1 }),
       connect: async () => client,
       end: async () => undefined,
     };
     return { pool, sent, released };
   }
+  /** An error the server answered, as pg gives it. */
+  const answered = (message: string, code: string, detail?: string) =>
+    Object.assign(new Error(message), { code, severity: 'ERROR', ...(detail !== undefined ? { detail } : {}) });
 
-  it('commit - a connection lost at COMMIT is a retryable STORE_ERROR with outcomeUnknown; the client is destroyed', async () => {
+  it('commit - one statement per commit; a connection lost while it runs is a retryable STORE_ERROR with outcomeUnknown', async () => {
     const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    const { pool, sent, released } = scriptedPool('COMMIT', lost);
+    const { pool, sent, released } = scriptedPool((text) => (text.includes('oc_commit(') ? lost : undefined));
     const store = new PostgresStore({ pool });
     const a = actor();
     const failure = await store.commit({ writes: [{ kind: 'actor', entity: a }], audit: [], seal }).catch((e) => e);
     expect(failure).toMatchObject({ code: 'STORE_ERROR', details: { retryable: true, outcomeUnknown: true } });
     expect(failure).not.toBe(lost);
-    expect(sent.at(-1)).toBe('COMMIT');
+    expect(sent).toEqual(['oc_commit']);
     expect(released).toEqual([lost]);
   });
 
-  it('commit - a connection lost mid-transaction is a retryable STORE_ERROR; no ROLLBACK is tried on it', async () => {
-    const lost = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
-    const { pool, sent, released } = scriptedPool('INSERT', lost);
+  it('commit - the server ending the session during the statement is retryable, not outcomeUnknown; the client is destroyed', async () => {
+    const ended = Object.assign(answered('terminating connection due to administrator command', '57P01'), {
+      severity: 'FATAL',
+    });
+    const { pool, sent, released } = scriptedPool((text) => (text.includes('oc_commit(') ? ended : undefined));
     const store = new PostgresStore({ pool });
     const failure = await store
       .commit({ writes: [{ kind: 'actor', entity: actor() }], audit: [], seal })
       .catch((e) => e);
     expect(failure).toMatchObject({ code: 'STORE_ERROR', details: { retryable: true, causeCode: '57P01' } });
     expect(failure.details.outcomeUnknown).toBeUndefined();
-    expect(sent).toEqual(['BEGIN;', 'INSERT']);
-    expect(released).toEqual([lost]);
+    expect(sent).toEqual(['oc_commit']);
+    expect(released).toEqual([ended]);
   });
 
   it('commit - an SQL error rolls back and returns the client to the pool', async () => {
-    const broken = Object.assign(new Error('relation does not exist'), { code: '42P01' });
-    const { pool, sent, released } = scriptedPool('INSERT', broken);
+    const broken = answered('relation does not exist', '42P01');
+    const { pool, sent, released } = scriptedPool((text) => (text.includes('oc_commit(') ? broken : undefined));
     const store = new PostgresStore({ pool });
     await expect(store.commit({ writes: [{ kind: 'actor', entity: actor() }], audit: [], seal })).rejects.toMatchObject(
       { code: 'STORE_ERROR', details: { retryable: false, causeCode: '42P01' } },
     );
-    expect(sent).toEqual(['BEGIN;', 'INSERT', 'ROLLBACK']);
+    expect(sent).toEqual(['oc_commit']);
     expect(released).toEqual([undefined]);
+  });
+
+  it('commit - a head that keeps moving makes the commit lock it first; a connection lost at COMMIT is outcomeUnknown', async () => {
+    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const moved = answered('the audit head moved', 'OC412', `7:${'ab'.repeat(32)}`);
+    const { pool, sent, released } = scriptedPool((text, inTransaction) => {
+      if (text.includes('oc_commit(') && !inTransaction) return moved;
+      return text.startsWith('COMMIT') ? lost : undefined;
+    });
+    const store = new PostgresStore({ pool });
+    const a = actor();
+    const failure = await store.commit(insert(a)).catch((e) => e);
+    expect(failure).toMatchObject({ code: 'STORE_ERROR', details: { retryable: true, outcomeUnknown: true } });
+    expect(sent).toEqual(['oc_commit', 'oc_commit', 'oc_commit', 'BEGIN;', 'SELECT', 'oc_commit', 'COMMIT']);
+    expect(released).toEqual([undefined, undefined, undefined, lost]);
   });
 
   it('connectionString - an unreachable server gives a retryable STORE_ERROR, not a driver error', async () => {
@@ -196,6 +333,37 @@ describe('PostgresStore on PGlite', () => {
       }
     });
   }
+
+  it('queryAudit - date ranges are exact when timestamps go backwards along seq', async () => {
+    const store = await freshStore();
+    await commitSkewed(store);
+    await expectExactDateRanges(store);
+  });
+
+  it('init - a v2 schema with data is migrated to the current version and stays usable', async () => {
+    const db = await freshPglite();
+    const built = await buildV2Schema(new PgliteRunner(db), 'orchestration');
+    const store = new PostgresStore({ pglite: db });
+    await expectV2Upgrade(store, built);
+    const versions = await db.query<{ version: number }>('SELECT version FROM orchestration.oc_migrations ORDER BY 1');
+    expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+  });
+
+  it('commit - concurrent commits of one store go out together; a conflict among them fails only its own', async () => {
+    const store = await freshStore();
+    const a = actor();
+    eventsOf(await store.commit(insert(a)));
+    const results = await Promise.all([
+      store.commit(insert(actor())),
+      store.commit(update(a, { name: 'first' })),
+      store.commit(update(a, { name: 'second' })),
+      store.commit(insert(a)),
+      store.commit(insert(actor())),
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.conflict.reason))).toEqual(['ok', 'ok', 'version', 'exists', 'ok']);
+    expect((await store.get('actor', a.id))?.name).toBe('first');
+    await expectValidChain(store, 4);
+  });
 
   it('capabilities - in-memory PGlite is neither durable nor shared', async () => {
     const store = await freshStore();
@@ -400,6 +568,22 @@ describe.skipIf(!DATABASE_URL)('PostgresStore on a PostgreSQL server', () => {
     const { rows } = await admin.query(`SELECT version FROM "${schema}".oc_migrations ORDER BY version`);
     expect(rows).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
     eventsOf(await (starting[3] as PostgresStore).commit(insert(actor())));
+  });
+
+  it('queryAudit - date ranges are exact when timestamps go backwards along seq', async () => {
+    const store = openStore(newSchema());
+    await commitSkewed(store);
+    await expectExactDateRanges(store);
+  });
+
+  it('init - a v2 schema with data is migrated on first use, once, by stores starting together', async () => {
+    const schema = newSchema();
+    const built = await buildV2Schema(new PgRunner(admin, false), schema);
+    const starting = Array.from({ length: 4 }, () => openStore(schema));
+    await Promise.all(starting.map((s) => s.init()));
+    await expectV2Upgrade(starting[0] as PostgresStore, built);
+    const versions = await admin.query(`SELECT version FROM "${schema}".oc_migrations ORDER BY 1`);
+    expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
   });
 
   it('watch - one store sees a commit of another store', async () => {
