@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditDraft, AuditSealer } from '../stores/store.js';
 import type { AuditEvent, AuditHead } from '../types.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson, isPlainString, quote } from './canonical.js';
 
 /** `prevHash` of the first record of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -21,45 +21,185 @@ export function sha256Canonical(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
 
-/** The members of an audit record that its hash covers, in canonical (sorted) order. */
-const BODY_KEYS = ['actorId', 'details', 'entityId', 'entityType', 'eventType', 'id', 'prevHash', 'seq', 'timestamp'];
-const RECORD_KEYS = new Set([...BODY_KEYS, 'hash', 'signature']);
+/** `"key":<canonical JSON of v>` after `out`, with its comma; nothing for a member JSON drops. */
+function member(out: string, key: string, v: unknown): string {
+  if (v === undefined || typeof v === 'function') return out;
+  return `${out}${out.length > 1 ? ',' : ''}"${key}":${typeof v === 'string' ? quote(v) : canonicalJson(v)}`;
+}
+
+/**
+ * The last string found plain (nothing to escape) per member that often repeats from one record to
+ * the next (actorId, entityId, entityType, eventType): an equal string is plain too, and comparing
+ * costs less than scanning (most often it is the very same string, compared by reference).
+ */
+const lastPlain = ['', '', '', ''];
+
+/** True when `v` is a string with nothing to escape; `slot` is its member's `lastPlain`. */
+function plainRepeated(v: unknown, slot: number): v is string {
+  if (typeof v !== 'string') return false;
+  if (v === lastPlain[slot]) return true;
+  if (!isPlainString(v)) return false;
+  lastPlain[slot] = v;
+  return true;
+}
+
+const plain = (v: unknown): v is string => typeof v === 'string' && isPlainString(v);
+
+/**
+ * The canonical JSON of a record body (the members the hash covers), in sorted member order: the
+ * same text as `canonicalJson` of the record without `hash` and `signature`. A record of the usual
+ * types (plain strings, a finite seq, an object of details) is written by one expression, a rope of
+ * few parts that is cheap to flatten for hashing; anything else member by member.
+ * `hexPrev` says that `prevHash` is already known to be a hash this module wrote (64 hex digits),
+ * which needs no scan.
+ */
+function bodyText(
+  actorId: unknown,
+  details: unknown,
+  entityId: unknown,
+  entityType: unknown,
+  eventType: unknown,
+  id: unknown,
+  prevHash: unknown,
+  seq: unknown,
+  timestamp: unknown,
+  hexPrev: boolean,
+): string {
+  if (
+    typeof details === 'object' &&
+    typeof seq === 'number' &&
+    Number.isFinite(seq) &&
+    (actorId === undefined || plainRepeated(actorId, 0)) &&
+    plainRepeated(entityId, 1) &&
+    plainRepeated(entityType, 2) &&
+    plainRepeated(eventType, 3) &&
+    plain(id) &&
+    (hexPrev || plain(prevHash)) &&
+    plain(timestamp)
+  ) {
+    const rest = `,"entityId":"${entityId}","entityType":"${entityType}","eventType":"${eventType}","id":"${id}","prevHash":"${prevHash as string}","seq":${seq},"timestamp":"${timestamp}"}`;
+    return actorId === undefined
+      ? `{"details":${canonicalJson(details)}${rest}`
+      : `{"actorId":"${actorId as string}","details":${canonicalJson(details)}${rest}`;
+  }
+  let out = member('{', 'actorId', actorId);
+  out = member(out, 'details', details);
+  out = member(out, 'entityId', entityId);
+  out = member(out, 'entityType', entityType);
+  out = member(out, 'eventType', eventType);
+  out = member(out, 'id', id);
+  out = member(out, 'prevHash', prevHash);
+  out = member(out, 'seq', seq);
+  out = member(out, 'timestamp', timestamp);
+  return `${out}}`;
+}
+
+// Bits of the body members (the members the hash covers) found among a record's own enumerable keys.
+const ACTOR = 1;
+const DETAILS = 2;
+const ENTITY_ID = 4;
+const ENTITY_TYPE = 8;
+const EVENT_TYPE = 16;
+const ID = 32;
+const PREV = 64;
+const SEQ = 128;
+const TIMESTAMP = 256;
+
+/**
+ * The member `key` of a record, as the hash reads it: an own member only (one that is not
+ * enumerable too), so that nothing inherited is hashed. `listed` says it is an own enumerable key.
+ */
+function own(e: Record<string, unknown>, key: string, listed: boolean): unknown {
+  return listed || Object.hasOwn(e, key) ? e[key] : undefined;
+}
+
+/**
+ * The bits of the body members among `keys` (a record's own enumerable keys), or -1 when a key is
+ * none of the record's members (such a record takes the general path).
+ */
+function bodyKeys(keys: string[]): number {
+  let seen = 0;
+  for (const k of keys) {
+    switch (k) {
+      case 'actorId':
+        seen |= ACTOR;
+        break;
+      case 'details':
+        seen |= DETAILS;
+        break;
+      case 'entityId':
+        seen |= ENTITY_ID;
+        break;
+      case 'entityType':
+        seen |= ENTITY_TYPE;
+        break;
+      case 'eventType':
+        seen |= EVENT_TYPE;
+        break;
+      case 'id':
+        seen |= ID;
+        break;
+      case 'prevHash':
+        seen |= PREV;
+        break;
+      case 'seq':
+        seen |= SEQ;
+        break;
+      case 'timestamp':
+        seen |= TIMESTAMP;
+        break;
+      case 'hash':
+      case 'signature':
+        break;
+      default:
+        return -1;
+    }
+  }
+  return seen;
+}
+
+/** The key list of the last record hashed, and its `bodyKeys`: records of a trail mostly share one. */
+let lastKeys: string[] = [];
+let lastSeen = -1;
+
+function sameKeys(a: string[], b: string[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * `canonicalJson` of a record without `hash` and `signature`, written member by member when the
- * record holds only the known members (the same text, without sorting keys per record);
- * anything else takes the general path.
+ * record is a plain object holding only the known members (the same text, without sorting keys per
+ * record); anything else takes the general path.
  */
-function canonicalBody(e: Record<string, unknown>): string {
+function canonicalBody(e: Record<string, unknown>, hexPrev: boolean): string {
   if (Object.getPrototypeOf(e) === Object.prototype) {
     const keys = Object.keys(e);
-    let known = true;
-    for (const k of keys) {
-      if (!RECORD_KEYS.has(k)) {
-        known = false;
-        break;
-      }
+    const seen = keys.length === lastKeys.length && sameKeys(keys, lastKeys) ? lastSeen : bodyKeys(keys);
+    lastKeys = keys;
+    lastSeen = seen;
+    if (seen >= 0) {
+      return bodyText(
+        own(e, 'actorId', (seen & ACTOR) !== 0),
+        own(e, 'details', (seen & DETAILS) !== 0),
+        own(e, 'entityId', (seen & ENTITY_ID) !== 0),
+        own(e, 'entityType', (seen & ENTITY_TYPE) !== 0),
+        own(e, 'eventType', (seen & EVENT_TYPE) !== 0),
+        own(e, 'id', (seen & ID) !== 0),
+        own(e, 'prevHash', (seen & PREV) !== 0),
+        own(e, 'seq', (seen & SEQ) !== 0),
+        own(e, 'timestamp', (seen & TIMESTAMP) !== 0),
+        hexPrev && (seen & PREV) !== 0,
+      );
     }
-    if (known) return knownBody(e);
   }
   const { hash: _h, signature: _s, ...body } = e;
   return canonicalJson(body);
 }
 
-/** `canonicalJson` of a record whose own members are all known, without `hash` and `signature`. */
-function knownBody(e: Record<string, unknown>): string {
-  let out = '{';
-  for (const k of BODY_KEYS) {
-    const v = e[k];
-    if (v === undefined || typeof v === 'function' || !Object.hasOwn(e, k)) continue;
-    out += `${out.length > 1 ? ',' : ''}"${k}":${canonicalJson(v)}`;
-  }
-  return `${out}}`;
-}
-
 /** The hash of a record: SHA-256 of its canonical JSON without `hash` and `signature` (so it covers `prevHash`). */
 export function hashEvent(e: Omit<AuditEvent, 'hash' | 'signature'> & { hash?: string; signature?: string }): string {
-  return sha256Hex(canonicalBody(e as unknown as Record<string, unknown>));
+  return sha256Hex(canonicalBody(e as unknown as Record<string, unknown>, false));
 }
 
 /** HMAC-SHA-256 (hex) of a record hash. */
@@ -79,6 +219,8 @@ export function checkSignature(hash: string, signature: string | undefined, key:
 
 /** A sealer that chains drafts with SHA-256 and, with a key, signs each hash. */
 export function createSealer(signingKey?: string): AuditSealer {
+  // The last hash this sealer wrote: a `prev.hash` equal to it is 64 hex digits, written without a scan.
+  let last = GENESIS_HASH;
   return (draft: AuditDraft, prev: AuditHead | null): AuditEvent => {
     const { id, eventType, entityType, entityId, actorId, timestamp, details } = draft;
     const seq = prev ? prev.seq + 1 : 1;
@@ -88,8 +230,12 @@ export function createSealer(signingKey?: string): AuditSealer {
       actorId !== undefined
         ? { id, seq, eventType, entityType, entityId, actorId, timestamp, details, prevHash, hash: '' }
         : { id, seq, eventType, entityType, entityId, timestamp, details, prevHash, hash: '' };
-    event.hash = sha256Hex(knownBody(event as unknown as Record<string, unknown>));
-    if (signingKey !== undefined) event.signature = signHash(event.hash, signingKey);
+    const hash = sha256Hex(
+      bodyText(actorId, details, entityId, entityType, eventType, id, prevHash, seq, timestamp, prevHash === last),
+    );
+    event.hash = hash;
+    last = hash;
+    if (signingKey !== undefined) event.signature = signHash(hash, signingKey);
     return event;
   };
 }
@@ -105,15 +251,20 @@ export function findChainBreak(
 ): { seq: number; reason: string } | undefined {
   let expectSeq = prev ? prev.seq + 1 : 1;
   let expectPrev = prev ? prev.hash : GENESIS_HASH;
+  // After the first record, `expectPrev` is a hash this module wrote (it matched hashEvent), so hex.
+  let hexPrev = expectPrev === GENESIS_HASH;
   for (const e of events) {
     if (e.seq !== expectSeq) return { seq: expectSeq, reason: `expected seq ${expectSeq}, found ${e.seq}` };
     if (e.prevHash !== expectPrev) return { seq: e.seq, reason: 'prevHash does not match the previous record' };
-    if (hashEvent(e) !== e.hash) return { seq: e.seq, reason: 'hash does not match the record' };
+    if (sha256Hex(canonicalBody(e as unknown as Record<string, unknown>, hexPrev)) !== e.hash) {
+      return { seq: e.seq, reason: 'hash does not match the record' };
+    }
     if (signingKey !== undefined && !checkSignature(e.hash, e.signature, signingKey)) {
       return { seq: e.seq, reason: 'signature does not match the hash' };
     }
     expectSeq = e.seq + 1;
     expectPrev = e.hash;
+    hexPrev = true;
   }
   return undefined;
 }
