@@ -188,9 +188,15 @@ export class AuditLog {
     );
   }
 
-  /** The record at position `i` (seq `i + 1`), built fresh: the caller may change it. */
-  at(i: number): AuditEvent {
-    if (this.records !== undefined) return copyData(this.records[i] as AuditEvent);
+  /**
+   * The record at position `i` (seq `i + 1`), built fresh: the caller may change it. With `shared`,
+   * its `details` are the log's own, for a caller that only looks (verification).
+   */
+  at(i: number, shared = false): AuditEvent {
+    if (this.records !== undefined) {
+      const r = this.records[i] as AuditEvent;
+      return shared ? r : copyData(r);
+    }
     const actorId = this.actorIds[i];
     const signature = this.signatures?.[i];
     const id = this.ids[i] as string;
@@ -198,7 +204,9 @@ export class AuditLog {
     const entityType = this.entityTypes.get(i) as AuditEvent['entityType'];
     const entityId = this.entityIds[i] as string;
     const timestamp = this.timestamps[i] as string;
-    const details = copyData(this.details[i] as Record<string, unknown>);
+    const details = shared
+      ? (this.details[i] as Record<string, unknown>)
+      : copyData(this.details[i] as Record<string, unknown>);
     const prevHash = i === 0 ? GENESIS : this.hashes.get(i - 1);
     const hash = this.hashes.get(i);
     // Members in the order a sealed record has them.

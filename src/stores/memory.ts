@@ -355,6 +355,13 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  peekAudit(fromSeq: number, limit: number): AuditEvent[] {
+    const log = this.audit;
+    const out: AuditEvent[] = [];
+    for (let i = Math.max(0, fromSeq - 1); i < log.length && out.length < limit; i++) out.push(log.at(i, true));
+    return out;
+  }
+
   async auditHead(): Promise<AuditHead | null> {
     return this.audit.head();
   }

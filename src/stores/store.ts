@@ -141,6 +141,11 @@ export interface Store {
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   /** Audit events with `seq >= fromSeq`, ordered by seq, at most `limit`. */
   readAudit(fromSeq: number, limit: number): Promise<AuditEvent[]>;
+  /**
+   * Optional: `readAudit` for a caller that only looks at the records (verification), which may share
+   * parts (their `details`) with the store instead of copying them. The caller never changes them.
+   */
+  peekAudit?(fromSeq: number, limit: number): AuditEvent[];
   auditHead(): Promise<AuditHead | null>;
   /** Number of audit events, optionally of one type. */
   countAudit(eventType?: string): Promise<number>;
