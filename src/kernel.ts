@@ -5,16 +5,18 @@ import type { DomainEvent } from './domain/workflows.js';
 import { isOrchestrationError, OrchestrationError } from './errors.js';
 import type { Executor, ToolDescription } from './execution/executor.js';
 import type {
+  AnyEntity,
   AuditDraft,
   AuditSealer,
   Change,
   CommitResult,
   EntityKind,
   EntityMap,
+  EntityRef,
   Store,
   Write,
 } from './stores/store.js';
-import type { AuditEvent, EntityType, Policy } from './types.js';
+import type { AuditEvent, EntityType, Policy, PolicyRecord } from './types.js';
 import { newId } from './util/ids.js';
 
 /** How many times a read-modify-write is retried after losing a version race. */
@@ -104,10 +106,53 @@ export class Kernel {
   /** The policy in force. Shared stores are re-read so that every instance sees updates. */
   async policy(): Promise<Policy> {
     if (this.store.capabilities.shared) {
-      const saved = await this.guardStore(() => this.store.get('policy', 'policy'));
-      this.cachedPolicy = saved === undefined ? this.initialPolicy : { ...DEFAULT_POLICY, ...saved.policy };
+      return this.policyOf(await this.guardStore(() => this.store.get('policy', 'policy')));
     }
     return this.cachedPolicy;
+  }
+
+  /**
+   * Entities to look at (see {@link view}) together with the policy in force, in as few reads as the
+   * store allows: a shared store answers them and the saved policy in one round trip when it offers
+   * `getMany`.
+   */
+  async viewWithPolicy(
+    refs: ReadonlyArray<EntityRef>,
+  ): Promise<{ items: Array<AnyEntity | undefined>; policy: Policy }> {
+    const store = this.store;
+    if (!store.capabilities.shared) {
+      const items = store.peek !== undefined ? refs.map(([kind, id]) => this.peekGuarded(kind, id)) : [];
+      if (store.peek === undefined) for (const [kind, id] of refs) items.push(await this.view(kind, id));
+      return { items, policy: this.cachedPolicy };
+    }
+    if (store.getMany !== undefined) {
+      const getMany = store.getMany.bind(store);
+      const all = await this.guardStore(() => getMany([...refs, ['policy', 'policy']]));
+      const saved = all.pop() as PolicyRecord | undefined;
+      return { items: all, policy: this.policyOf(saved) };
+    }
+    const items: Array<AnyEntity | undefined> = [];
+    for (const [kind, id] of refs) items.push(await this.view(kind, id));
+    return { items, policy: await this.policy() };
+  }
+
+  private peekGuarded(kind: EntityKind, id: string): AnyEntity | undefined {
+    try {
+      return (this.store.peek as NonNullable<Store['peek']>)(kind, id);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  /** The policy a saved record (or none) gives, remembered as the one in force. */
+  private policyOf(saved: PolicyRecord | undefined): Policy {
+    this.cachedPolicy = saved === undefined ? this.initialPolicy : { ...DEFAULT_POLICY, ...saved.policy };
+    return this.cachedPolicy;
+  }
+
+  /** NOT_FOUND for an entity, with `hint` as what to do. */
+  notFound(kind: EntityKind, id: string, hint: string): OrchestrationError {
+    return notFound(kind, id, hint);
   }
 
   /** Forgets a saved policy (after clearAllData). */
@@ -219,9 +264,15 @@ export class Kernel {
     id: string,
     hint: string,
     apply: (current: EntityMap[K]) => Promise<MutateOutcome<R>> | MutateOutcome<R>,
+    /** The entity as already read for this call (undefined: it did not exist), used for the first attempt. */
+    first?: { current: EntityMap[K] | undefined },
   ): Promise<R> {
     for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const current = await this.viewOrThrow(kind, id, hint);
+      let current: EntityMap[K];
+      if (i === 0 && first !== undefined) {
+        if (first.current === undefined) throw notFound(kind, id, hint);
+        current = first.current;
+      } else current = await this.viewOrThrow(kind, id, hint);
       const outcome = await apply(current);
       const r = await this.commit(outcome.mutation);
       if (r.ok) {

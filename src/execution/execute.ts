@@ -16,14 +16,20 @@ export class Executions extends GateBase {
   // ------------------------------------------------------------ execute
 
   async execute(i: In<typeof s.executeActionInput>): Promise<ExecutionResult> {
-    const policy = await this.k.policy();
+    // The proposal and the policy in one read where the store allows it.
+    const {
+      items: [proposal],
+      policy,
+    } = await this.k.viewWithPolicy([['action', i.proposal_id]]);
     // A dry-run policy is a safety switch: a call may ask for a dry run, never out of one.
     const dryRun = policy.dry_run || i.dry_run === true;
     if (dryRun) {
       await this.expireIfDue(i.proposal_id);
       return this.simulate(await this.k.load('action', i.proposal_id, 'Check proposal_id.'));
     }
-    const claimed = await this.claimForExecution(i.proposal_id, policy);
+    const claimed = await this.claimForExecution(i.proposal_id, policy, {
+      current: proposal as ActionProposal | undefined,
+    });
     return this.runClaimed(claimed, policy);
   }
 
@@ -56,22 +62,32 @@ export class Executions extends GateBase {
     if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
   }
 
-  claimForExecution(id: string, policy: Policy): Promise<ActionProposal> {
-    return this.k.mutate('action', id, 'Check proposal_id.', async (a) => {
-      const nowDate = this.k.now();
-      if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
-      const now = nowDate.toISOString();
-      const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
-      const c = claim(a, newId('exec'), now, lease);
-      await this.assertWorkflowOpen(a);
-      return {
-        mutation: {
-          writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now)),
-        },
-        result: c.action,
-      };
-    });
+  claimForExecution(
+    id: string,
+    policy: Policy,
+    first?: { current: ActionProposal | undefined },
+  ): Promise<ActionProposal> {
+    return this.k.mutate(
+      'action',
+      id,
+      'Check proposal_id.',
+      async (a) => {
+        const nowDate = this.k.now();
+        if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
+        const now = nowDate.toISOString();
+        const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
+        const c = claim(a, newId('exec'), now, lease);
+        await this.assertWorkflowOpen(a);
+        return {
+          mutation: {
+            writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+            drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now)),
+          },
+          result: c.action,
+        };
+      },
+      first,
+    );
   }
 
   /** Keeps the leases of this connector's running executions alive (one timer for all). */

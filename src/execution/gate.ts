@@ -11,7 +11,7 @@ import {
 import { requiresApproval, toolRules } from '../domain/policy.js';
 import { assertDependenciesMet, findStep, stepNames } from '../domain/workflows.js';
 import { OrchestrationError } from '../errors.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, MutateOutcome } from '../kernel.js';
 import type * as s from '../schemas.js';
 import type { ActionProposal, Actor, ExecutionResult } from '../types.js';
 import { newId } from '../util/ids.js';
@@ -65,11 +65,14 @@ export class Gate extends GateBase {
       );
       if (existing !== undefined) return this.sameProposal(existing, i);
     }
-    const actor = await this.k.viewOrThrow(
-      'actor',
-      i.actor_id,
-      `Create it with createActor({ id: '${i.actor_id}', ... }).`,
-    );
+    const {
+      items: [found],
+      policy,
+    } = await this.k.viewWithPolicy([['actor', i.actor_id]]);
+    if (found === undefined) {
+      throw this.k.notFound('actor', i.actor_id, `Create it with createActor({ id: '${i.actor_id}', ... }).`);
+    }
+    const actor = found as Actor;
     if (actor.status !== 'active') {
       throw new OrchestrationError(
         'FORBIDDEN',
@@ -108,7 +111,6 @@ export class Gate extends GateBase {
       }
     }
     const description = await this.describeKnown(i.tool);
-    const policy = await this.k.policy();
     const params = this.checkParams(i.tool, i.params ?? {}, description, policy);
     const rules = toolRules(policy, i.tool);
     const needsApproval = requiresApproval(policy, i.tool, description);
@@ -226,15 +228,21 @@ export class Gate extends GateBase {
         {},
       );
     }
-    const reviewer = await this.k.viewOrThrow(
-      'actor',
-      i.reviewer_id,
-      `Create it with createActor({ id: '${i.reviewer_id}', ... }).`,
-    );
-    return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', async (a) => {
+    // The reviewer, the proposal and the policy in one read where the store allows it.
+    const {
+      items: [found, proposal],
+      policy,
+    } = await this.k.viewWithPolicy([
+      ['actor', i.reviewer_id],
+      ['action', i.proposal_id],
+    ]);
+    if (found === undefined) {
+      throw this.k.notFound('actor', i.reviewer_id, `Create it with createActor({ id: '${i.reviewer_id}', ... }).`);
+    }
+    const reviewer = found as Actor;
+    const apply = async (a: ActionProposal): Promise<MutateOutcome<ActionProposal>> => {
       const nowDate = this.k.now();
       if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
-      const policy = await this.k.policy();
       const rules = toolRules(policy, a.tool);
       const request = {
         reviewer,
@@ -272,6 +280,9 @@ export class Gate extends GateBase {
         },
         result: c.action,
       };
+    };
+    return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', apply, {
+      current: proposal as ActionProposal | undefined,
     });
   }
 

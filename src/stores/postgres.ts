@@ -16,12 +16,14 @@ import { migrate, SCHEMA_NAME } from './postgres-schema.js';
 import { ChangeFeed } from './postgres-watch.js';
 import { commitSql, conflictOf, type SealedBatch, sealBatch, staleHeadOf, storedEvents } from './postgres-writes.js';
 import type {
+  AnyEntity,
   AuditQuery,
   Change,
   CommitResult,
   EntityKind,
   EntityMap,
   EntityQuery,
+  EntityRef,
   Store,
   StoreCapabilities,
 } from './store.js';
@@ -193,6 +195,25 @@ export class PostgresStore implements Store {
       );
       const row = r.rows[0];
       return row === undefined ? undefined : decodeJson<EntityMap[K]>(row.data as string);
+    });
+  }
+
+  async getMany(refs: ReadonlyArray<EntityRef>): Promise<Array<AnyEntity | undefined>> {
+    if (refs.length === 0) return [];
+    return this.run('getMany', async (db) => {
+      const r = await db.query(
+        `SELECT e.kind, e.id, e.data::text AS data
+         FROM unnest($1::text[], $2::text[]) AS r(kind, id)
+         JOIN ${this.s}.oc_entities e ON e.kind = r.kind AND e.id = r.id`,
+        [refs.map(([kind]) => kind), refs.map(([, id]) => encodeText(id))],
+        true,
+      );
+      const found = new Map<string, string>();
+      for (const row of r.rows) found.set(`${row.kind as string}\0${row.id as string}`, row.data as string);
+      return refs.map(([kind, id]) => {
+        const data = found.get(`${kind}\0${encodeText(id)}`);
+        return data === undefined ? undefined : decodeJson<AnyEntity>(data);
+      });
     });
   }
 

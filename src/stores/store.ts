@@ -20,6 +20,9 @@ export interface EntityMap {
 export type EntityKind = keyof EntityMap;
 export type AnyEntity = EntityMap[EntityKind];
 
+/** Names one entity: its kind and id. */
+export type EntityRef = readonly [kind: EntityKind, id: string];
+
 /**
  * One entity write inside a {@link Change}. Without `expectedVersion` it is an insert (the id must be
  * new); with it, an update that applies only if the stored version still equals `expectedVersion`.
@@ -125,6 +128,11 @@ export interface Store {
    * in memory offer it to spare a copy per read; stores whose `get` builds a fresh object leave it out.
    */
   peek?<K extends EntityKind>(kind: K, id: string): EntityMap[K] | undefined;
+  /**
+   * Optional: several entities in one read (one round trip on a database server), in the order of
+   * `refs`, `undefined` for those that do not exist.
+   */
+  getMany?(refs: ReadonlyArray<EntityRef>): Promise<Array<AnyEntity | undefined>>;
   /** The entity holding a unique key (see `uniqueKeys`), e.g. an action's `idempotencyKey`. */
   getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined>;
   /**

@@ -334,6 +334,26 @@ describe('PostgresStore on PGlite', () => {
     });
   }
 
+  it('getMany - reads several entities of several kinds in the order asked, undefined for the missing', async () => {
+    const store = await freshStore();
+    try {
+      const a = actor({ id: 'actor_a' });
+      const odd = actor({ id: 'actor_\u0000nul_and_\ud800' });
+      expect((await store.commit(insert(a, odd))).ok).toBe(true);
+      const many = await store.getMany([
+        ['actor', odd.id],
+        ['policy', 'policy'],
+        ['actor', 'actor_a'],
+        ['workflow', 'actor_a'],
+        ['actor', 'actor_a'],
+      ]);
+      expect(many).toEqual([await store.get('actor', odd.id), undefined, a, undefined, a]);
+      expect(await store.getMany([])).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('queryAudit - date ranges are exact when timestamps go backwards along seq', async () => {
     const store = await freshStore();
     await commitSkewed(store);
