@@ -147,7 +147,9 @@ export class Executions extends GateBase {
 
   async storeOutcome(a: ActionProposal, result: ExecutionResult): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const current = await this.k.view('action', a.id);
+      // First try on the proposal as claimed: unless a lease renewal or a recovery changed it since
+      // (then the version check fails and it is read again), that is what is stored, and a read is spared.
+      const current = attempt === 0 ? a : await this.k.view('action', a.id);
       if (
         current === undefined ||
         current.status !== 'executing' ||
