@@ -120,12 +120,7 @@ export class Kernel {
     refs: ReadonlyArray<EntityRef>,
   ): Promise<{ items: Array<AnyEntity | undefined>; policy: Policy }> {
     const store = this.store;
-    if (!store.capabilities.shared) {
-      const items = store.peek !== undefined ? refs.map(([kind, id]) => this.peekGuarded(kind, id)) : [];
-      if (store.peek === undefined) for (const [kind, id] of refs) items.push(await this.view(kind, id));
-      return { items, policy: this.cachedPolicy };
-    }
-    if (store.getMany !== undefined) {
+    if (store.capabilities.shared && store.getMany !== undefined) {
       const getMany = store.getMany.bind(store);
       const all = await this.guardStore(() => getMany([...refs, ['policy', 'policy']]));
       const saved = all.pop() as PolicyRecord | undefined;
@@ -134,14 +129,6 @@ export class Kernel {
     const items: Array<AnyEntity | undefined> = [];
     for (const [kind, id] of refs) items.push(await this.view(kind, id));
     return { items, policy: await this.policy() };
-  }
-
-  private peekGuarded(kind: EntityKind, id: string): AnyEntity | undefined {
-    try {
-      return (this.store.peek as NonNullable<Store['peek']>)(kind, id);
-    } catch (err) {
-      throw storeError(err);
-    }
   }
 
   /** The policy a saved record (or none) gives, remembered as the one in force. */

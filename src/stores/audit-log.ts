@@ -1,8 +1,6 @@
+import { GENESIS_HASH as GENESIS } from '../audit/chain.js';
 import type { AuditEvent, AuditHead } from '../types.js';
 import { copyData } from '../util/copy.js';
-
-/** `prevHash` of the first record (the chain's genesis; see audit/chain.ts). */
-const GENESIS = '0'.repeat(64);
 
 /** The members a record may have; one with any other member is kept as an object (see {@link AuditLog}). */
 const RECORD_KEYS = new Set([

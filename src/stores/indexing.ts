@@ -28,7 +28,6 @@ export function indexEntries(kind: EntityKind, e: AnyEntity): Array<[string, str
       break;
     }
     case 'action': {
-      // The memory store's update fast path (sameActionIndexes in memory.ts) relies on this list.
       const a = e as import('../types.js').ActionProposal;
       out.push(['status', a.status], ['tool', a.tool], ['actorId', a.actorId]);
       if (a.workflowId !== undefined) out.push(['workflowId', a.workflowId]);

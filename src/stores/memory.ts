@@ -1,4 +1,4 @@
-import type { ActionProposal, AuditEvent, AuditHead, StatusCounts } from '../types.js';
+import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { copyData } from '../util/copy.js';
 import { AuditLog, IntColumn } from './audit-log.js';
 import { indexEntries, statusOf, uniqueKeys } from './indexing.js';
@@ -180,14 +180,6 @@ export class MemoryStore implements Store {
         const key = orderKey(entity);
         t.all.add(key);
         for (const [f, v] of indexEntries(kind, entity)) this.indexOf(t, f, v).add(key);
-      } else if (kind === 'action' && sameActionIndexes(old as ActionProposal, entity as ActionProposal)) {
-        // The common update: only the status may have changed.
-        const from = (old as ActionProposal).status;
-        const to = (entity as ActionProposal).status;
-        if (from !== to) {
-          const key = t.indexes.get('status')?.get(from)?.remove(oldKey) ?? t.all.find(oldKey) ?? oldKey;
-          this.indexOf(t, 'status', to).add(key);
-        }
       } else {
         // Only the entries that change are touched, and they keep the one key string the entity has
         // had since it was inserted.
@@ -386,11 +378,6 @@ export class MemoryStore implements Store {
   unsafeAuditRecords(): AuditEvent[] {
     return this.audit.unsafeRecords();
   }
-}
-
-/** True when two versions of an action have the same index entries apart from `status` (see indexEntries). */
-function sameActionIndexes(a: ActionProposal, b: ActionProposal): boolean {
-  return a.tool === b.tool && a.actorId === b.actorId && a.workflowId === b.workflowId;
 }
 
 function hasEntry(entries: Array<[string, string]>, field: string, value: string): boolean {
