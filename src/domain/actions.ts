@@ -2,6 +2,15 @@ import { OrchestrationError } from '../errors.js';
 import type { ActionProposal, ActionReview, Actor, ExecutionResult, ToolPolicy, Workflow } from '../types.js';
 import { type DomainEvent, findStep } from './workflows.js';
 
+/**
+ * `a` with `changes`, as a new object (members in `a`'s order, new ones after). Not a spread literal
+ * (`{ ...a, execution }`): V8 builds one that adds a member its source lacks on a slow path, about
+ * 1 µs against 0.1 µs, and every step of an execution adds one.
+ */
+export function revised<T extends object>(a: T, changes: Partial<T>): T {
+  return Object.assign({}, a, changes);
+}
+
 /** An action proposal after a rule, with the audit records it needs. */
 export interface ActionChange {
   action: ActionProposal;
@@ -27,7 +36,7 @@ export function isExpired(a: ActionProposal, nowMs: number): boolean {
 /** Moves a proposal whose deadline passed to `expired`. */
 export function expire(a: ActionProposal, now: string): ActionChange {
   return {
-    action: { ...a, status: 'expired', updatedAt: now, version: a.version + 1 },
+    action: revised(a, { status: 'expired', updatedAt: now, version: a.version + 1 }),
     events: [{ type: 'action_expired', details: { from: a.status, expiresAt: a.expiresAt } }],
   };
 }
@@ -129,7 +138,7 @@ export function review(
   assertMayReview(a, req, rules);
   const who = req.reviewer.id;
 
-  const next: ActionProposal = { ...a, updatedAt: now, version: a.version + 1 };
+  const next: ActionProposal = revised(a, { updatedAt: now, version: a.version + 1 });
   if (req.decision === 'edit' && req.edited !== undefined) {
     if (next.originalParams === undefined) next.originalParams = a.params;
     next.params = req.edited.params;
@@ -180,13 +189,12 @@ export function claim(a: ActionProposal, executionId: string, now: string, lease
   }
   if (a.status !== 'approved') throw stateError(a, 'executed');
   return {
-    action: {
-      ...a,
+    action: revised(a, {
       status: 'executing',
       execution: { executionId, startedAt: now, leaseExpiresAt },
       updatedAt: now,
       version: a.version + 1,
-    },
+    }),
     events: [{ type: 'action_executing', details: { executionId, leaseExpiresAt } }],
   };
 }
@@ -195,13 +203,12 @@ export function claim(a: ActionProposal, executionId: string, now: string, lease
 export function finish(a: ActionProposal, result: ExecutionResult, now: string): ActionChange {
   const ok = result.success;
   return {
-    action: {
-      ...a,
+    action: revised(a, {
       status: ok ? 'executed' : 'failed',
-      execution: { ...(a.execution as NonNullable<ActionProposal['execution']>), finishedAt: now, result },
+      execution: revised(a.execution as NonNullable<ActionProposal['execution']>, { finishedAt: now, result }),
       updatedAt: now,
       version: a.version + 1,
-    },
+    }),
     events: [
       {
         type: ok ? 'action_executed' : 'action_failed',
@@ -220,14 +227,13 @@ export function finish(a: ActionProposal, result: ExecutionResult, now: string):
 export function cancel(a: ActionProposal, actorId: string, reason: string, now: string): ActionChange {
   if (a.status !== 'pending' && a.status !== 'approved') throw stateError(a, 'cancelled');
   return {
-    action: {
-      ...a,
+    action: revised(a, {
       status: 'cancelled',
       cancelledBy: actorId,
       cancelReason: reason,
       updatedAt: now,
       version: a.version + 1,
-    },
+    }),
     events: [{ type: 'action_cancelled', details: { reason, from: a.status } }],
   };
 }
