@@ -18,6 +18,14 @@ export function toJsonData<T>(
 ): T {
   const notJson = () =>
     new OrchestrationError(code, `${what} must be plain JSON data (no cycles, BigInt, functions or symbols).`, {});
+  const copy = plainCopy(value);
+  if (copy !== undefined) {
+    // Plain data (the usual params) is already what the round trip gives: the copy is kept, and
+    // measured as text only when its length could pass the limit (a UTF-16 unit is at most 3 bytes).
+    const text = JSON.stringify(copy);
+    if (text.length * 3 > maxBytes) assertSize(Buffer.byteLength(text), maxBytes, what);
+    return copy;
+  }
   let depth: number;
   let text: string | undefined;
   try {
@@ -36,7 +44,11 @@ export function toJsonData<T>(
     if (value === undefined) return value;
     throw notJson();
   }
-  const bytes = Buffer.byteLength(text);
+  assertSize(Buffer.byteLength(text), maxBytes, what);
+  return JSON.parse(text) as T;
+}
+
+function assertSize(bytes: number, maxBytes: number, what: string): void {
   if (bytes > maxBytes) {
     throw new OrchestrationError(
       'INVALID_INPUT',
@@ -44,7 +56,6 @@ export function toJsonData<T>(
       { bytes, maxBytes },
     );
   }
-  return JSON.parse(text) as T;
 }
 
 function measureDepth(value: unknown, depth: number, ancestors = new Set<object>()): number {
@@ -72,9 +83,26 @@ function measureDepth(value: unknown, depth: number, ancestors = new Set<object>
  * Throws what `JSON.stringify` throws (cycles, BigInt).
  */
 export function jsonCopy(value: unknown): unknown {
-  if (isPlainJson(value, 0)) return copyData(value);
+  const copy = plainCopy(value);
+  if (copy !== undefined) return copy;
   const text = JSON.stringify(value);
   return text === undefined ? undefined : JSON.parse(text);
+}
+
+/**
+ * A copy of `value` when it is plain JSON data (see {@link isPlainJson}), else undefined. The copy is
+ * made first and checked after, so that what is checked is what is kept: a getter or Proxy is read
+ * once, and one that answers differently the next time cannot slip anything into the copy. Anything
+ * that throws while being copied (a revoked Proxy, a cycle) is left to the caller's JSON round trip.
+ */
+function plainCopy<T>(value: T): T | undefined {
+  let copy: T;
+  try {
+    copy = copyData(value);
+  } catch {
+    return undefined;
+  }
+  return isPlainJson(copy, 0) ? copy : undefined;
 }
 
 /** True when `value` is made of plain objects, dense arrays, strings, finite numbers, booleans and null only. */
