@@ -116,12 +116,39 @@ export class OrchestrationConnector extends GuardedEmitter {
     await Promise.all(this.sinkQueues);
   }
 
-  private async begin<S extends import('zod').ZodType>(schema: S, input: unknown, method: string) {
+  /**
+   * The checks every method starts with: the connector is open, the input parses, the store is
+   * initialised. The parsed input, at once when the store is ready (the usual case: no promise to
+   * wait for), else once it is.
+   */
+  private begin<S extends import('zod').ZodType>(
+    schema: S,
+    input: unknown,
+    method: string,
+  ): import('zod').output<S> | Promise<import('zod').output<S>> {
     if (this.closed)
       throw new OrchestrationError('INVALID_STATE', `${method}: the connector is closed. Create a new one.`, {});
     const parsed = parseInput(schema, input, method);
-    await this.k.init();
-    return parsed;
+    return this.k.initialised ? parsed : this.k.init().then(() => parsed);
+  }
+
+  /**
+   * {@link begin}, then `run` with the parsed input: what an `async` method that awaits `begin` does,
+   * with fewer promises on the way (the methods every cycle calls use it). Never throws: a failure is
+   * a rejected promise, as from an `async` method.
+   */
+  private call<S extends import('zod').ZodType, R>(
+    schema: S,
+    input: unknown,
+    method: string,
+    run: (parsed: import('zod').output<S>) => Promise<R>,
+  ): Promise<R> {
+    try {
+      const parsed = this.begin(schema, input, method);
+      return parsed instanceof Promise ? parsed.then(run) : run(parsed);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private nowIso(): string {
@@ -202,18 +229,18 @@ export class OrchestrationConnector extends GuardedEmitter {
   // ---------------------------------------------------------------- approval-gated execution (see execution/gate.ts)
 
   /** Proposes a tool call; tools that need no approval are proposed straight into `approved`. */
-  async proposeAction(input: s.ProposeActionInput): Promise<ActionProposal> {
-    return this.gate.propose(await this.begin(s.proposeActionInput, input, 'proposeAction'));
+  proposeAction(input: s.ProposeActionInput): Promise<ActionProposal> {
+    return this.call(s.proposeActionInput, input, 'proposeAction', (i) => this.gate.propose(i));
   }
 
   /** Approves, rejects or edits a pending action proposal. */
-  async reviewAction(input: s.ReviewActionInput): Promise<ActionProposal> {
-    return this.gate.review(await this.begin(s.reviewActionInput, input, 'reviewAction'));
+  reviewAction(input: s.ReviewActionInput): Promise<ActionProposal> {
+    return this.call(s.reviewActionInput, input, 'reviewAction', (i) => this.gate.review(i));
   }
 
   /** Runs an approved proposal exactly once (or simulates it in a dry run). */
-  async executeAction(input: s.ExecuteActionInput): Promise<ExecutionResult> {
-    return this.gate.execute(await this.begin(s.executeActionInput, input, 'executeAction'));
+  executeAction(input: s.ExecuteActionInput): Promise<ExecutionResult> {
+    return this.call(s.executeActionInput, input, 'executeAction', (i) => this.gate.execute(i));
   }
 
   /** Runs raw calls of tools that need no approval and approved proposals, bounded, results in call order. */

@@ -66,6 +66,9 @@ export class Kernel {
     this.cachedPolicy = initialPolicy;
   }
 
+  /** True once {@link init} has finished: calls then need not wait for it. */
+  initialised = false;
+
   /** Initialises the store and loads a saved policy, once. */
   init(): Promise<void> {
     if (this.ready === undefined) {
@@ -73,6 +76,7 @@ export class Kernel {
         await this.guardStore(() => this.store.init());
         const saved = await this.guardStore(() => this.store.get('policy', 'policy'));
         if (saved !== undefined) this.cachedPolicy = { ...DEFAULT_POLICY, ...saved.policy };
+        this.initialised = true;
       })();
       this.ready.catch(() => {
         this.ready = undefined; // let the next call try again
@@ -116,16 +120,31 @@ export class Kernel {
    * store allows: a shared store answers them and the saved policy in one round trip when it offers
    * `getMany`.
    */
-  async viewWithPolicy(
-    refs: ReadonlyArray<EntityRef>,
-  ): Promise<{ items: Array<AnyEntity | undefined>; policy: Policy }> {
+  viewWithPolicy(refs: ReadonlyArray<EntityRef>): Promise<{ items: Array<AnyEntity | undefined>; policy: Policy }> {
     const store = this.store;
     if (store.capabilities.shared && store.getMany !== undefined) {
       const getMany = store.getMany.bind(store);
-      const all = await this.guardStore(() => getMany([...refs, ['policy', 'policy']]));
-      const saved = all.pop() as PolicyRecord | undefined;
-      return { items: all, policy: this.policyOf(saved) };
+      return this.guardStore(() => getMany([...refs, ['policy', 'policy']])).then((all) => {
+        const saved = all.pop() as PolicyRecord | undefined;
+        return { items: all, policy: this.policyOf(saved) };
+      });
     }
+    if (store.peek !== undefined && !store.capabilities.shared) {
+      // A store of this process alone: its own objects, and the policy this connector keeps.
+      try {
+        const items: Array<AnyEntity | undefined> = [];
+        for (const [kind, id] of refs) items.push(store.peek(kind, id));
+        return Promise.resolve({ items, policy: this.cachedPolicy });
+      } catch (err) {
+        return Promise.reject(storeError(err));
+      }
+    }
+    return this.viewEach(refs);
+  }
+
+  private async viewEach(
+    refs: ReadonlyArray<EntityRef>,
+  ): Promise<{ items: Array<AnyEntity | undefined>; policy: Policy }> {
     const items: Array<AnyEntity | undefined> = [];
     for (const [kind, id] of refs) items.push(await this.view(kind, id));
     return { items, policy: await this.policy() };
@@ -210,7 +229,13 @@ export class Kernel {
   ): Promise<{ ok: true; events: AuditEvent[] } | { ok: false; conflict: import('./stores/store.js').CommitConflict }> {
     const drafts = this.auditEnabled ? m.drafts : [];
     const quiet = !this.hasAudience();
-    const r = await this.commitWithRetry({ writes: m.writes, audit: drafts, seal: this.seal, quiet });
+    const change: Change = { writes: m.writes, audit: drafts, seal: this.seal, quiet };
+    let r: CommitResult;
+    try {
+      r = this.store.commitNow !== undefined ? this.store.commitNow(change) : await this.store.commit(change);
+    } catch (thrown) {
+      r = await this.commitAgain(change, thrown);
+    }
     if (!r.ok) return r;
     if (quiet) return r;
     const events = this.auditEnabled ? r.events : m.drafts.map((d) => ({ ...d, seq: 0, prevHash: '', hash: '' }));
@@ -219,23 +244,25 @@ export class Kernel {
   }
 
   /**
-   * `store.commit`, tried again when it failed with a retryable STORE_ERROR that wrote nothing: a
-   * SQLite writer starved past its busy timeout by other processes, a PostgreSQL connection lost before
-   * COMMIT. Never when the outcome is unknown: the change may be stored already.
+   * After `store.commit` threw `thrown`: tries the commit again when it failed with a retryable
+   * STORE_ERROR that wrote nothing (a SQLite writer starved past its busy timeout by other processes, a
+   * PostgreSQL connection lost before COMMIT), up to {@link MAX_COMMIT_ATTEMPTS} attempts in all.
+   * Never when the outcome is unknown: the change may be stored already.
    */
-  private async commitWithRetry(change: Change): Promise<CommitResult> {
+  private async commitAgain(change: Change, thrown: unknown): Promise<CommitResult> {
     for (let attempt = 1; ; attempt++) {
+      const err = storeError(thrown);
+      const retry =
+        attempt < MAX_COMMIT_ATTEMPTS &&
+        err.code === 'STORE_ERROR' &&
+        err.details.retryable === true &&
+        err.details.outcomeUnknown !== true;
+      if (!retry) throw err;
+      await new Promise((res) => setTimeout(res, attempt * (10 + Math.random() * 40)));
       try {
         return await this.store.commit(change);
-      } catch (thrown) {
-        const err = storeError(thrown);
-        const retry =
-          attempt < MAX_COMMIT_ATTEMPTS &&
-          err.code === 'STORE_ERROR' &&
-          err.details.retryable === true &&
-          err.details.outcomeUnknown !== true;
-        if (!retry) throw err;
-        await new Promise((res) => setTimeout(res, attempt * (10 + Math.random() * 40)));
+      } catch (again) {
+        thrown = again;
       }
     }
   }
@@ -260,7 +287,8 @@ export class Kernel {
         if (first.current === undefined) throw notFound(kind, id, hint);
         current = first.current;
       } else current = await this.viewOrThrow(kind, id, hint);
-      const outcome = await apply(current);
+      const applied = apply(current);
+      const outcome = applied instanceof Promise ? await applied : applied;
       const r = await this.commit(outcome.mutation);
       if (r.ok) {
         if ('error' in outcome) throw outcome.error;
@@ -295,13 +323,18 @@ export class Kernel {
     return described(d);
   }
 
-  /** {@link describe}'s description, or undefined when the executor fails to describe the tool. */
-  async descriptionOf(tool: string): Promise<ToolDescription | undefined> {
+  /**
+   * {@link describe}'s description, or undefined when the executor fails to describe the tool;
+   * synchronous when {@link describe} is.
+   */
+  descriptionOf(tool: string): ToolDescription | undefined | Promise<ToolDescription | undefined> {
+    let d: Described | Promise<Described>;
     try {
-      return (await this.describe(tool)).description;
+      d = this.describe(tool);
     } catch {
       return undefined;
     }
+    return d instanceof Promise ? d.then((x) => x.description, () => undefined) : d.description;
   }
 
   /** Runs a store call; anything but an OrchestrationError becomes a STORE_ERROR. */

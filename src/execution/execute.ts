@@ -55,11 +55,15 @@ export class Executions extends GateBase {
     return result;
   }
 
-  /** INVALID_STATE when the proposal's workflow was cancelled or completed, or its step finished, since it was proposed. */
-  async assertWorkflowOpen(a: ActionProposal): Promise<void> {
-    if (a.workflowId === undefined) return;
-    const wf = await this.k.view('workflow', a.workflowId);
-    if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
+  /**
+   * INVALID_STATE when the proposal's workflow was cancelled or completed, or its step finished, since
+   * it was proposed. Nothing to wait for (undefined) when the proposal belongs to no workflow.
+   */
+  assertWorkflowOpen(a: ActionProposal): Promise<void> | undefined {
+    if (a.workflowId === undefined) return undefined;
+    return this.k.view('workflow', a.workflowId).then((wf) => {
+      if (wf !== undefined) assertWorkflowTakesAction(wf, a.stepId);
+    });
   }
 
   claimForExecution(
@@ -71,20 +75,21 @@ export class Executions extends GateBase {
       'action',
       id,
       'Check proposal_id.',
-      async (a) => {
+      (a) => {
         const nowDate = this.k.now();
         if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
         const now = nowDate.toISOString();
         const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
         const c = claim(a, newId('exec'), now, lease);
-        await this.assertWorkflowOpen(a);
-        return {
+        const outcome = {
           mutation: {
-            writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+            writes: [{ kind: 'action' as const, entity: c.action, expectedVersion: a.version }],
             drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now)),
           },
           result: c.action,
         };
+        const open = this.assertWorkflowOpen(a);
+        return open === undefined ? outcome : open.then(() => outcome);
       },
       first,
     );
@@ -97,7 +102,8 @@ export class Executions extends GateBase {
   async runClaimed(a: ActionProposal, policy: Policy): Promise<ExecutionResult> {
     const executionId = (a.execution as NonNullable<ActionProposal['execution']>).executionId;
     const started = performance.now();
-    const description = await this.k.descriptionOf(a.tool);
+    const described = this.k.descriptionOf(a.tool);
+    const description = described instanceof Promise ? await described : described;
     let outcome: Awaited<ReturnType<typeof runAttempts>>;
     let params = a.params;
     const lease = this.leases.keep(a.id, executionId, policy.execution_lease_ms);
@@ -117,7 +123,8 @@ export class Executions extends GateBase {
       const e = err instanceof OrchestrationError ? err : new OrchestrationError('INVALID_PARAMS', String(err));
       outcome = { ok: false, error: { code: e.code, message: e.message }, attempts: 0 };
     } finally {
-      await lease.stop();
+      const renewing = lease.stop();
+      if (renewing !== undefined) await renewing;
     }
     const result = this.resultOf(a.tool, params, description, a.id, executionId, outcome, performance.now() - started);
     await this.storeOutcome(a, result);

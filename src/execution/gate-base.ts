@@ -3,7 +3,7 @@ import { canonicalJson } from '../audit/canonical.js';
 import { redactParams, scrubSecrets } from '../audit/redact.js';
 import { expire, isExpired } from '../domain/actions.js';
 import { OrchestrationError } from '../errors.js';
-import type { Kernel, Mutation } from '../kernel.js';
+import type { Described, Kernel, Mutation } from '../kernel.js';
 import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
 import { copyData } from '../util/copy.js';
 import { newId } from '../util/ids.js';
@@ -26,18 +26,13 @@ export class GateBase {
     return checkToolParams(tool, params, d, policy);
   }
 
-  async describeKnown(tool: string): Promise<ToolDescription | undefined> {
-    const { known, description } = await this.k.describe(tool);
-    if (!known) {
-      throw new OrchestrationError(
-        'TOOL_NOT_FOUND',
-        `Tool '${tool}' is not known to the executor. Register it in \`tools\` or check its name.`,
-        {
-          tool,
-        },
-      );
-    }
-    return description;
+  /**
+   * What the executor says of `tool`, or TOOL_NOT_FOUND when it does not know it. Synchronous when
+   * the executor answers synchronously (local tools); a failure to describe is then thrown at once.
+   */
+  describeKnown(tool: string): ToolDescription | undefined | Promise<ToolDescription | undefined> {
+    const d = this.k.describe(tool);
+    return d instanceof Promise ? d.then((x) => knownTool(tool, x)) : knownTool(tool, d);
   }
 
   /** Moves a proposal past its deadline to `expired` (audited). Returns it when it did. */
@@ -117,6 +112,17 @@ export class GateBase {
     if (proposalId !== undefined) result.proposalId = proposalId;
     return result;
   }
+}
+
+function knownTool(tool: string, { known, description }: Described): ToolDescription | undefined {
+  if (!known) {
+    throw new OrchestrationError(
+      'TOOL_NOT_FOUND',
+      `Tool '${tool}' is not known to the executor. Register it in \`tools\` or check its name.`,
+      { tool },
+    );
+  }
+  return description;
 }
 
 export function expiredError(a: ActionProposal): OrchestrationError {

@@ -6,14 +6,15 @@ import {
   assertWorkflowTakesAction,
   cancel as cancelRule,
   isExpired,
+  type ReviewRequest,
   review as reviewRule,
 } from '../domain/actions.js';
 import { requiresApproval, toolRules } from '../domain/policy.js';
 import { assertDependenciesMet, findStep, stepNames } from '../domain/workflows.js';
 import { OrchestrationError } from '../errors.js';
-import type { Kernel, MutateOutcome } from '../kernel.js';
+import type { Described, Kernel, MutateOutcome } from '../kernel.js';
 import type * as s from '../schemas.js';
-import type { ActionProposal, Actor, ExecutionResult } from '../types.js';
+import type { ActionProposal, Actor, ExecutionResult, ToolPolicy } from '../types.js';
 import { newId } from '../util/ids.js';
 import { Executions } from './execute.js';
 import type { ToolDescription } from './executor.js';
@@ -110,7 +111,8 @@ export class Gate extends GateBase {
         stepId = step.id;
       }
     }
-    const description = await this.describeKnown(i.tool);
+    const known = this.describeKnown(i.tool);
+    const description = known instanceof Promise ? await known : known;
     const params = this.checkParams(i.tool, i.params ?? {}, description, policy);
     const rules = toolRules(policy, i.tool);
     const needsApproval = requiresApproval(policy, i.tool, description);
@@ -240,7 +242,7 @@ export class Gate extends GateBase {
       throw this.k.notFound('actor', i.reviewer_id, `Create it with createActor({ id: '${i.reviewer_id}', ... }).`);
     }
     const reviewer = found as Actor;
-    const apply = async (a: ActionProposal): Promise<MutateOutcome<ActionProposal>> => {
+    const apply = (a: ActionProposal): MutateOutcome<ActionProposal> | Promise<MutateOutcome<ActionProposal>> => {
       const nowDate = this.k.now();
       if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
       const rules = toolRules(policy, a.tool);
@@ -252,14 +254,24 @@ export class Gate extends GateBase {
       };
       // Who may decide is settled before the edited params are validated.
       assertMayReview(a, request, rules);
-      let edited: { params: Record<string, unknown>; paramsHash: string } | undefined;
-      let description: ToolDescription | undefined;
-      if (i.decision === 'edit') {
-        description = (await this.k.describe(a.tool)).description;
+      if (i.decision !== 'edit') return decide(a, request, rules, nowDate, undefined, undefined);
+      // An edit: the tool's schema checks the new params (the description may take a round trip).
+      const described = this.k.describe(a.tool);
+      const withEdit = (d: Described) => {
         const merged = i.params ?? { ...a.params, ...(i.edits as Record<string, unknown>) };
-        const params = this.checkParams(a.tool, merged, description, policy);
-        edited = { params, paramsHash: sha256Canonical(params) };
-      }
+        const params = this.checkParams(a.tool, merged, d.description, policy);
+        return decide(a, request, rules, nowDate, { params, paramsHash: sha256Canonical(params) }, d.description);
+      };
+      return described instanceof Promise ? described.then(withEdit) : withEdit(described);
+    };
+    const decide = (
+      a: ActionProposal,
+      request: Omit<ReviewRequest, 'edited'>,
+      rules: ToolPolicy,
+      nowDate: Date,
+      edited: { params: Record<string, unknown>; paramsHash: string } | undefined,
+      description: ToolDescription | undefined,
+    ): MutateOutcome<ActionProposal> => {
       const now = nowDate.toISOString();
       const c = reviewRule(
         a,

@@ -27,16 +27,19 @@ export class LeaseKeeper {
 
   constructor(private readonly renew: Renew) {}
 
-  /** Starts keeping the lease of `executionId`; `stop` ends it and waits for a renewal under way. */
-  keep(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> } {
+  /**
+   * Starts keeping the lease of `executionId`. `stop` ends it, and returns the renewal under way to
+   * wait for, if any.
+   */
+  keep(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> | undefined } {
     const every = Math.max(10, Math.floor(leaseMs / 3));
     const kept: Kept = { id, executionId, leaseMs, every, dueAt: Date.now() + every, inFlight: undefined };
     this.running.set(executionId, kept);
     this.schedule(kept.dueAt);
     return {
-      stop: async () => {
+      stop: () => {
         this.running.delete(executionId);
-        if (kept.inFlight !== undefined) await kept.inFlight;
+        return kept.inFlight;
       },
     };
   }

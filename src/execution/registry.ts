@@ -70,11 +70,18 @@ export class ToolRegistry implements Executor {
     return this.descriptions.get(tool);
   }
 
-  async execute(call: ToolCall, ctx: ExecutionContext): Promise<unknown> {
+  execute(call: ToolCall, ctx: ExecutionContext): Promise<unknown> {
     const tool = this.tools.get(call.tool);
     if (tool === undefined) {
-      throw new OrchestrationError('TOOL_NOT_FOUND', `Tool '${call.tool}' is not registered.`, { tool: call.tool });
+      return Promise.reject(
+        new OrchestrationError('TOOL_NOT_FOUND', `Tool '${call.tool}' is not registered.`, { tool: call.tool }),
+      );
     }
-    return await tool.handler(call.params, ctx);
+    // The handler's own promise when it returns one (an async handler): no second promise around it.
+    try {
+      return Promise.resolve(tool.handler(call.params, ctx));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }

@@ -136,6 +136,10 @@ export class MemoryStore implements Store {
   }
 
   async commit(change: Change): Promise<CommitResult> {
+    return this.commitNow(change);
+  }
+
+  commitNow(change: Change): CommitResult {
     // Check every precondition before touching anything: the commit is all or nothing.
     let claimed: Map<string, string> | undefined;
     for (const w of change.writes) {

@@ -145,6 +145,12 @@ export interface Store {
   count(kind: EntityKind): Promise<StatusCounts>;
   /** Applies every write and appends the audit records atomically, or nothing. */
   commit(change: Change): Promise<CommitResult>;
+  /**
+   * Optional: {@link commit} done synchronously, for stores that need no I/O to commit (memory). The
+   * connector then spares a promise per commit. It must do exactly what `commit` does, and throw what
+   * `commit` would reject with.
+   */
+  commitNow?(change: Change): CommitResult;
   /** Audit events matching the filters, ordered by seq. */
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   /** Audit events with `seq >= fromSeq`, ordered by seq, at most `limit`. */

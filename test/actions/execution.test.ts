@@ -566,12 +566,14 @@ for (const sut of storesUnderTest()) {
 
       it('reports a proposal claimed elsewhere between check and run as a failed result, not a thrown batch', async () => {
         const hold = deferred();
+        const slowStarted = deferred();
         let runs = 0;
         const c = await setup({
           tools: {
             slow: {
               readOnly: true,
               handler: async () => {
+                slowStarted.resolve();
                 await hold.promise;
                 return 'slow';
               },
@@ -587,6 +589,7 @@ for (const sut of storesUnderTest()) {
         const w = await approved(c, 'write');
         // concurrency 1: the proposal call waits behind the slow raw call, while another call runs it.
         const batch = c.executeParallel({ calls: [{ tool: 'slow' }, { proposal_id: w.id }], concurrency: 1 });
+        await slowStarted.promise; // the batch was checked as a whole and runs its first call
         await c.executeAction({ proposal_id: w.id });
         hold.resolve();
         const r = await batch;

@@ -34,7 +34,9 @@ describe('LeaseKeeper (one timer for every running execution)', () => {
     const kept = keeper.keep('action_a', 'exec_1', 30); // first renewal after 10 ms; it waits for `release`
     while (seen.length === 0) await sleep(5);
     let stopped = false;
-    const stopping = kept.stop().then(() => {
+    const renewing = kept.stop();
+    expect(renewing).toBeInstanceOf(Promise);
+    const stopping = (renewing as Promise<void>).then(() => {
       stopped = true;
     });
     await sleep(30);
@@ -45,6 +47,11 @@ describe('LeaseKeeper (one timer for every running execution)', () => {
     const count = seen.length;
     await sleep(60);
     expect(seen.length).toBe(count);
+  });
+
+  it('stop of a lease never renewed has nothing to wait for', () => {
+    const keeper = new LeaseKeeper(async () => {});
+    expect(keeper.keep('action_a', 'exec_1', 30_000).stop()).toBeUndefined();
   });
 
   it('a failed renewal is tried again at the next period', async () => {
