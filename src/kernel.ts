@@ -334,7 +334,12 @@ export class Kernel {
     } catch {
       return undefined;
     }
-    return d instanceof Promise ? d.then((x) => x.description, () => undefined) : d.description;
+    return d instanceof Promise
+      ? d.then(
+          (x) => x.description,
+          () => undefined,
+        )
+      : d.description;
   }
 
   /** Runs a store call; anything but an OrchestrationError becomes a STORE_ERROR. */

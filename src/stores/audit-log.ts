@@ -24,7 +24,19 @@ const RECORD_KEYS = new Set([
 const SEALED_KEYS = [
   ['id', 'seq', 'eventType', 'entityType', 'entityId', 'actorId', 'timestamp', 'details', 'prevHash', 'hash'],
   ['id', 'seq', 'eventType', 'entityType', 'entityId', 'timestamp', 'details', 'prevHash', 'hash'],
-  ['id', 'seq', 'eventType', 'entityType', 'entityId', 'actorId', 'timestamp', 'details', 'prevHash', 'hash', 'signature'],
+  [
+    'id',
+    'seq',
+    'eventType',
+    'entityType',
+    'entityId',
+    'actorId',
+    'timestamp',
+    'details',
+    'prevHash',
+    'hash',
+    'signature',
+  ],
   ['id', 'seq', 'eventType', 'entityType', 'entityId', 'timestamp', 'details', 'prevHash', 'hash', 'signature'],
 ];
 
