@@ -7,6 +7,7 @@ import type * as s from '../schemas.js';
 import type { Write } from '../stores/store.js';
 import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
 import { newId } from '../util/ids.js';
+import { isoAt, isoOf } from '../util/time.js';
 import { checkStoredParams, dryRunResult, expiredError, GateBase, type In } from './gate-base.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { executionContext, runAttempts } from './runner.js';
@@ -78,8 +79,8 @@ export class Executions extends GateBase {
       (a) => {
         const nowDate = this.k.now();
         if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
-        const now = nowDate.toISOString();
-        const lease = new Date(nowDate.getTime() + policy.execution_lease_ms).toISOString();
+        const now = isoOf(nowDate);
+        const lease = isoAt(nowDate.getTime() + policy.execution_lease_ms);
         const c = claim(a, newId('exec'), now, lease);
         const outcome = {
           mutation: {

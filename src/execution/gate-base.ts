@@ -8,6 +8,7 @@ import type { ActionProposal, ExecutionResult, Policy } from '../types.js';
 import { copyData } from '../util/copy.js';
 import { newId } from '../util/ids.js';
 import { jsonCopy, toJsonData } from '../util/json.js';
+import { isoOf } from '../util/time.js';
 import type { ToolDescription } from './executor.js';
 import type { runAttempts } from './runner.js';
 
@@ -18,7 +19,7 @@ export class GateBase {
   constructor(readonly k: Kernel) {}
 
   iso(): string {
-    return this.k.now().toISOString();
+    return isoOf(this.k.now());
   }
 
   /** Checks params: plain JSON within the size limit, then the tool's schema (INVALID_PARAMS). */

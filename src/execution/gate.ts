@@ -16,6 +16,7 @@ import type { Described, Kernel, MutateOutcome } from '../kernel.js';
 import type * as s from '../schemas.js';
 import type { ActionProposal, Actor, ExecutionResult, ToolPolicy } from '../types.js';
 import { newId } from '../util/ids.js';
+import { isoOf } from '../util/time.js';
 import { Executions } from './execute.js';
 import type { ToolDescription } from './executor.js';
 import { GateBase, type In } from './gate-base.js';
@@ -117,7 +118,7 @@ export class Gate extends GateBase {
     const rules = toolRules(policy, i.tool);
     const needsApproval = requiresApproval(policy, i.tool, description);
     const nowDate = this.k.now();
-    const now = nowDate.toISOString();
+    const now = isoOf(nowDate);
     const action: ActionProposal = {
       id: newId('action'),
       ...(i.workflow_id !== undefined ? { workflowId: i.workflow_id } : {}),
@@ -272,7 +273,7 @@ export class Gate extends GateBase {
       edited: { params: Record<string, unknown>; paramsHash: string } | undefined,
       description: ToolDescription | undefined,
     ): MutateOutcome<ActionProposal> => {
-      const now = nowDate.toISOString();
+      const now = isoOf(nowDate);
       const c = reviewRule(
         a,
         { ...request, ...(edited !== undefined ? { edited } : {}) },
