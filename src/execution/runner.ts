@@ -136,49 +136,61 @@ export async function runAttempts(
   let attempts = 0;
   // p-retry turns a success into a failure when its signal aborts right after; the tool did run.
   let succeeded: { value: unknown } | undefined;
-  const one = async (n: number): Promise<unknown> => {
-    if (outer?.aborted) throw new Stopped(outer.reason);
+  /** Why attempt `err` failed, as p-retry should see it: `Stopped` when no further attempt may start. */
+  const classify = (err: unknown): unknown => {
+    if (err instanceof Stopped) return err;
+    if (outer?.aborted) return new Stopped(err);
+    if (err instanceof AttemptTimeout && opts.retryTimeouts === false) return new Stopped(err);
+    if (isNonRetryable(err)) return new Stopped(err);
+    // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
+    if (!(err instanceof Error) || err instanceof TypeError) return new WrappedFailure(err);
+    return err;
+  };
+  // One attempt: a promise that settles with the handler, at the timeout, or when the outer signal
+  // aborts, whichever comes first (so that a handler ignoring its signal holds up neither the retries
+  // nor a closing connector). It is the only promise an attempt adds to the handler's own.
+  const one = (n: number): Promise<unknown> => {
+    if (outer?.aborted) return Promise.reject(new Stopped(outer.reason));
     attempts = n;
     const abort = new AttemptAbort(n);
-    let timer: NodeJS.Timeout | undefined;
-    let unsubscribe: (() => void) | undefined;
-    try {
-      // Settles at the timeout or when the outer signal aborts, so that a handler ignoring its
-      // signal holds up neither the retries nor a closing connector.
-      const value = await new Promise<unknown>((resolve, reject) => {
-        timer = setTimeout(() => {
-          const err = new AttemptTimeout(opts.timeoutMs);
-          abort.abort(err);
-          reject(err);
-        }, opts.timeoutMs);
-        if (stop !== undefined) {
-          unsubscribe = stop.subscribe((reason) => {
-            abort.abort(reason);
-            reject(new Stopped(reason));
-          });
-        }
-        let running: Promise<unknown>;
-        try {
-          running = attempt(abort);
-        } catch (err) {
-          running = Promise.reject(err);
-        }
-        Promise.resolve(running).then(resolve, reject);
-      });
-      succeeded = { value };
-      return value;
-    } catch (err) {
-      if (err instanceof Stopped) throw err;
-      if (outer?.aborted) throw new Stopped(err);
-      if (err instanceof AttemptTimeout && opts.retryTimeouts === false) throw new Stopped(err);
-      if (isNonRetryable(err)) throw new Stopped(err);
-      // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
-      if (!(err instanceof Error) || err instanceof TypeError) throw new WrappedFailure(err);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      unsubscribe?.();
-    }
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      let unsubscribe: (() => void) | undefined;
+      const end = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe?.();
+        return true;
+      };
+      const done = (value: unknown) => {
+        if (!end()) return;
+        succeeded = { value };
+        resolve(value);
+      };
+      const fail = (err: unknown) => {
+        if (end()) reject(classify(err));
+      };
+      const timer = setTimeout(() => {
+        const err = new AttemptTimeout(opts.timeoutMs);
+        abort.abort(err);
+        fail(err);
+      }, opts.timeoutMs);
+      if (stop !== undefined) {
+        unsubscribe = stop.subscribe((reason) => {
+          abort.abort(reason);
+          fail(new Stopped(reason));
+        });
+      }
+      let running: unknown;
+      try {
+        running = attempt(abort);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      Promise.resolve(running).then(done, fail);
+    });
   };
   const retryOptions = {
     retries: opts.retries,
