@@ -46,7 +46,7 @@ export class Kernel {
    * Called once on close, before `lifetime` aborts. Running attempts register here rather than on
    * `lifetime.signal`: a Set entry costs far less than an EventTarget listener per attempt.
    */
-  private readonly onStop = new Set<(reason: unknown) => void>();
+  private readonly onStop = new Set<StopListener>();
 
   constructor(
     readonly store: Store,
@@ -92,17 +92,17 @@ export class Kernel {
   /** The lifetime as runAttempts takes it: a signal, and a cheap subscription to its abort. */
   readonly stopSource: StopSource = {
     signal: this.lifetime.signal,
-    subscribe: (cb) => {
-      this.onStop.add(cb);
-      return () => {
-        this.onStop.delete(cb);
-      };
+    add: (listener) => {
+      this.onStop.add(listener);
+    },
+    remove: (listener) => {
+      this.onStop.delete(listener);
     },
   };
 
   /** Aborts every running attempt and the lifetime signal (on close). */
   shutdown(reason: unknown): void {
-    for (const cb of [...this.onStop]) cb(reason);
+    for (const listener of [...this.onStop]) listener.stopped(reason);
     this.onStop.clear();
     this.lifetime.abort(reason);
   }
@@ -187,6 +187,19 @@ export class Kernel {
       timestamp,
       details: event.details,
     };
+  }
+
+  /** {@link draft} of each of `events`, in order. */
+  drafts(
+    events: readonly DomainEvent[],
+    entityType: EntityType,
+    entityId: string,
+    actorId: string | undefined,
+    timestamp: string,
+  ): AuditDraft[] {
+    const out: AuditDraft[] = [];
+    for (const e of events) out.push(this.draft(e, entityType, entityId, actorId, timestamp));
+    return out;
   }
 
   /** Reads an entity or throws NOT_FOUND with `hint` as what to do. The result is the caller's. */
@@ -370,8 +383,14 @@ export type MutateOutcome<R> = { mutation: Mutation; result: R } | { mutation: M
 /** How runAttempts learns that the connector is closing. */
 export interface StopSource {
   readonly signal: AbortSignal;
-  /** Calls `cb` once when the signal aborts; returns the unsubscribe. */
-  subscribe(cb: (reason: unknown) => void): () => void;
+  /** Calls `listener.stopped` once when the signal aborts (unless removed before). */
+  add(listener: StopListener): void;
+  remove(listener: StopListener): void;
+}
+
+/** What a {@link StopSource} calls when it stops. */
+export interface StopListener {
+  stopped(reason: unknown): void;
 }
 
 /** A store failure as the caller sees it: OrchestrationErrors pass, anything else is STORE_ERROR. */

@@ -49,7 +49,7 @@ export class Proposals extends Service {
       return {
         mutation: {
           writes: [{ kind: 'proposal', entity: c.proposal, expectedVersion: p.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'proposal', p.id, i.reviewer_id, now)),
+          drafts: this.k.drafts(c.events, 'proposal', p.id, i.reviewer_id, now),
         },
         result: c.proposal,
       };

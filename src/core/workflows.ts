@@ -73,7 +73,7 @@ export class Workflows extends Service {
       return {
         mutation: {
           writes: [{ kind: 'workflow', entity: c.workflow, expectedVersion: wf.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'workflow', wf.id, i.actor_id, now)),
+          drafts: this.k.drafts(c.events, 'workflow', wf.id, i.actor_id, now),
         },
         result: c.workflow,
       };
@@ -87,7 +87,7 @@ export class Workflows extends Service {
       return {
         mutation: {
           writes: [{ kind: 'workflow', entity: c.workflow, expectedVersion: wf.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'workflow', wf.id, undefined, now)),
+          drafts: this.k.drafts(c.events, 'workflow', wf.id, undefined, now),
         },
         result: c.workflow,
       };

@@ -85,7 +85,7 @@ export class Executions extends GateBase {
         const outcome = {
           mutation: {
             writes: [{ kind: 'action' as const, entity: c.action, expectedVersion: a.version }],
-            drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now)),
+            drafts: this.k.drafts(c.events, 'action', a.id, a.actorId, now),
           },
           result: c.action,
         };
@@ -168,7 +168,7 @@ export class Executions extends GateBase {
       const now = this.iso();
       const c = finish(current, result, now);
       const writes: Write[] = [{ kind: 'action', entity: c.action, expectedVersion: current.version }];
-      const drafts = c.events.map((e) => this.k.draft(e, 'action', a.id, a.actorId, now));
+      const drafts = this.k.drafts(c.events, 'action', a.id, a.actorId, now);
       if (current.workflowId !== undefined && current.stepId !== undefined) {
         const wf = await this.k.view('workflow', current.workflowId);
         if (wf !== undefined) {
@@ -245,7 +245,7 @@ export class Executions extends GateBase {
       const settled = wf && settleStepWithExecution(wf, a.stepId, false, undefined, now);
       if (wf && settled) {
         m.writes.push({ kind: 'workflow', entity: settled.workflow, expectedVersion: wf.version });
-        m.drafts.push(...settled.events.map((e) => this.k.draft(e, 'workflow', wf.id, undefined, now)));
+        m.drafts.push(...this.k.drafts(settled.events, 'workflow', wf.id, undefined, now));
       }
     }
     const r = await this.k.commit(m);

@@ -52,7 +52,7 @@ export class GateBase {
     return {
       mutation: {
         writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
-        drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, undefined, now)),
+        drafts: this.k.drafts(c.events, 'action', a.id, undefined, now),
       },
       action: c.action,
     };

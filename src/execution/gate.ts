@@ -14,7 +14,7 @@ import { assertDependenciesMet, findStep, stepNames } from '../domain/workflows.
 import { OrchestrationError } from '../errors.js';
 import type { Described, Kernel, MutateOutcome } from '../kernel.js';
 import type * as s from '../schemas.js';
-import type { ActionProposal, Actor, ExecutionResult, ToolPolicy } from '../types.js';
+import type { ActionProposal, Actor, ExecutionResult, Policy, ToolPolicy } from '../types.js';
 import { newId } from '../util/ids.js';
 import { isoOf } from '../util/time.js';
 import { Executions } from './execute.js';
@@ -243,60 +243,77 @@ export class Gate extends GateBase {
       throw this.k.notFound('actor', i.reviewer_id, `Create it with createActor({ id: '${i.reviewer_id}', ... }).`);
     }
     const reviewer = found as Actor;
-    const apply = (a: ActionProposal): MutateOutcome<ActionProposal> | Promise<MutateOutcome<ActionProposal>> => {
-      const nowDate = this.k.now();
-      if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
-      const rules = toolRules(policy, a.tool);
-      const request = {
-        reviewer,
-        decision: i.decision,
-        ...(i.comment !== undefined ? { comment: i.comment } : {}),
-        ...(i.params_hash !== undefined ? { seenHash: i.params_hash } : {}),
-      };
-      // Who may decide is settled before the edited params are validated.
-      assertMayReview(a, request, rules);
-      if (i.decision !== 'edit') return decide(a, request, rules, nowDate, undefined, undefined);
-      // An edit: the tool's schema checks the new params (the description may take a round trip).
-      const described = this.k.describe(a.tool);
-      const withEdit = (d: Described) => {
-        const merged = i.params ?? { ...a.params, ...(i.edits as Record<string, unknown>) };
-        const params = this.checkParams(a.tool, merged, d.description, policy);
-        return decide(a, request, rules, nowDate, { params, paramsHash: sha256Canonical(params) }, d.description);
-      };
-      return described instanceof Promise ? described.then(withEdit) : withEdit(described);
+    return this.k.mutate(
+      'action',
+      i.proposal_id,
+      'Check proposal_id.',
+      (a) => this.reviewStep(a, i, reviewer, policy),
+      {
+        current: proposal as ActionProposal | undefined,
+      },
+    );
+  }
+
+  /** One attempt of a review on `a` as stored now (see {@link Kernel.mutate}). */
+  private reviewStep(
+    a: ActionProposal,
+    i: In<typeof s.reviewActionInput>,
+    reviewer: Actor,
+    policy: Policy,
+  ): MutateOutcome<ActionProposal> | Promise<MutateOutcome<ActionProposal>> {
+    const nowDate = this.k.now();
+    if (isExpired(a, nowDate.getTime())) return this.expireThenRefuse(a);
+    const rules = toolRules(policy, a.tool);
+    const request = {
+      reviewer,
+      decision: i.decision,
+      ...(i.comment !== undefined ? { comment: i.comment } : {}),
+      ...(i.params_hash !== undefined ? { seenHash: i.params_hash } : {}),
     };
-    const decide = (
-      a: ActionProposal,
-      request: Omit<ReviewRequest, 'edited'>,
-      rules: ToolPolicy,
-      nowDate: Date,
-      edited: { params: Record<string, unknown>; paramsHash: string } | undefined,
-      description: ToolDescription | undefined,
-    ): MutateOutcome<ActionProposal> => {
-      const now = isoOf(nowDate);
-      const c = reviewRule(
-        a,
-        { ...request, ...(edited !== undefined ? { edited } : {}) },
-        rules,
-        rules.approval_ttl_ms ?? policy.approval_ttl_ms,
-        now,
-        nowDate.getTime(),
-      );
-      if (edited !== undefined) {
-        const first = c.events[0];
-        if (first) first.details.params = redactParams(edited.params, description?.redact);
-      }
-      return {
-        mutation: {
-          writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, reviewer.id, now)),
-        },
-        result: c.action,
-      };
+    // Who may decide is settled before the edited params are validated.
+    assertMayReview(a, request, rules);
+    if (i.decision !== 'edit') return this.decide(a, request, rules, policy, nowDate, undefined, undefined);
+    // An edit: the tool's schema checks the new params (the description may take a round trip).
+    const described = this.k.describe(a.tool);
+    const withEdit = (d: Described) => {
+      const merged = i.params ?? { ...a.params, ...(i.edits as Record<string, unknown>) };
+      const params = this.checkParams(a.tool, merged, d.description, policy);
+      const edited = { params, paramsHash: sha256Canonical(params) };
+      return this.decide(a, request, rules, policy, nowDate, edited, d.description);
     };
-    return this.k.mutate('action', i.proposal_id, 'Check proposal_id.', apply, {
-      current: proposal as ActionProposal | undefined,
-    });
+    return described instanceof Promise ? described.then(withEdit) : withEdit(described);
+  }
+
+  /** The change a review makes to `a`, with its audit records. */
+  private decide(
+    a: ActionProposal,
+    request: Omit<ReviewRequest, 'edited'>,
+    rules: ToolPolicy,
+    policy: Policy,
+    nowDate: Date,
+    edited: { params: Record<string, unknown>; paramsHash: string } | undefined,
+    description: ToolDescription | undefined,
+  ): MutateOutcome<ActionProposal> {
+    const now = isoOf(nowDate);
+    const c = reviewRule(
+      a,
+      { ...request, ...(edited !== undefined ? { edited } : {}) },
+      rules,
+      rules.approval_ttl_ms ?? policy.approval_ttl_ms,
+      now,
+      nowDate.getTime(),
+    );
+    if (edited !== undefined) {
+      const first = c.events[0];
+      if (first) first.details.params = redactParams(edited.params, description?.redact);
+    }
+    return {
+      mutation: {
+        writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
+        drafts: this.k.drafts(c.events, 'action', a.id, request.reviewer.id, now),
+      },
+      result: c.action,
+    };
   }
 
   // ------------------------------------------------------------ cancel, wait, recover
@@ -333,7 +350,7 @@ export class Gate extends GateBase {
       return {
         mutation: {
           writes: [{ kind: 'action', entity: c.action, expectedVersion: a.version }],
-          drafts: c.events.map((e) => this.k.draft(e, 'action', a.id, actor.id, now)),
+          drafts: this.k.drafts(c.events, 'action', a.id, actor.id, now),
         },
         result: c.action,
       };

@@ -1,14 +1,26 @@
 /** One running execution whose lease is kept alive. */
-interface Kept {
-  id: string;
-  executionId: string;
-  leaseMs: number;
-  /** Renewal period: a third of the lease. */
-  every: number;
+class Kept {
   /** `Date.now()` at which the next renewal is due. */
   dueAt: number;
   /** The renewal under way, if any; renewals of one execution never overlap. */
   inFlight: Promise<void> | undefined;
+
+  constructor(
+    private readonly keeper: LeaseKeeper,
+    readonly id: string,
+    readonly executionId: string,
+    readonly leaseMs: number,
+    /** Renewal period: a third of the lease. */
+    readonly every: number,
+  ) {
+    this.dueAt = Date.now() + every;
+  }
+
+  /** Ends keeping this lease; returns the renewal under way to wait for, if any. */
+  stop(): Promise<void> | undefined {
+    this.keeper.release(this.executionId);
+    return this.inFlight;
+  }
 }
 
 /** Renews one lease: `(proposal id, execution id, lease length)`. */
@@ -31,17 +43,16 @@ export class LeaseKeeper {
    * Starts keeping the lease of `executionId`. `stop` ends it, and returns the renewal under way to
    * wait for, if any.
    */
-  keep(id: string, executionId: string, leaseMs: number): { stop: () => Promise<void> | undefined } {
-    const every = Math.max(10, Math.floor(leaseMs / 3));
-    const kept: Kept = { id, executionId, leaseMs, every, dueAt: Date.now() + every, inFlight: undefined };
+  keep(id: string, executionId: string, leaseMs: number): { stop(): Promise<void> | undefined } {
+    const kept = new Kept(this, id, executionId, leaseMs, Math.max(10, Math.floor(leaseMs / 3)));
     this.running.set(executionId, kept);
     this.schedule(kept.dueAt);
-    return {
-      stop: () => {
-        this.running.delete(executionId);
-        return kept.inFlight;
-      },
-    };
+    return kept;
+  }
+
+  /** Stops renewing the lease of `executionId` (see `Kept.stop`). */
+  release(executionId: string): void {
+    this.running.delete(executionId);
   }
 
   private schedule(at: number): void {

@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import { type ExecutionErrorCode, isOrchestrationError } from '../errors.js';
-import type { StopSource } from '../kernel.js';
+import type { StopListener, StopSource } from '../kernel.js';
 import type { ExecutionContext } from './executor.js';
 
 /** How one execution is attempted. */
@@ -77,12 +77,19 @@ export function executionContext(
 
 /** A StopSource over a plain signal. */
 function stopOfSignal(signal: AbortSignal): StopSource {
+  const listeners = new Map<StopListener, () => void>();
   return {
     signal,
-    subscribe(cb) {
-      const listener = () => cb(signal.reason);
-      signal.addEventListener('abort', listener, { once: true });
-      return () => signal.removeEventListener('abort', listener);
+    add(listener) {
+      const onAbort = () => listener.stopped(signal.reason);
+      listeners.set(listener, onAbort);
+      signal.addEventListener('abort', onAbort, { once: true });
+    },
+    remove(listener) {
+      const onAbort = listeners.get(listener);
+      if (onAbort === undefined) return;
+      listeners.delete(listener);
+      signal.removeEventListener('abort', onAbort);
     },
   };
 }
@@ -130,110 +137,186 @@ export async function runAttempts(
   attempt: (ctx: Attempt) => Promise<unknown>,
   opts: AttemptOptions,
 ): Promise<AttemptOutcome> {
-  const stop = opts.stop ?? (opts.signal !== undefined ? stopOfSignal(opts.signal) : undefined);
-  const outer = stop?.signal;
-  // Attempts actually started: an abort before the first one leaves it at 0.
-  let attempts = 0;
-  // p-retry turns a success into a failure when its signal aborts right after; the tool did run.
-  let succeeded: { value: unknown } | undefined;
-  /** Why attempt `err` failed, as p-retry should see it: `Stopped` when no further attempt may start. */
-  const classify = (err: unknown): unknown => {
-    if (err instanceof Stopped) return err;
-    if (outer?.aborted) return new Stopped(err);
-    if (err instanceof AttemptTimeout && opts.retryTimeouts === false) return new Stopped(err);
-    if (isNonRetryable(err)) return new Stopped(err);
-    // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
-    if (!(err instanceof Error) || err instanceof TypeError) return new WrappedFailure(err);
-    return err;
-  };
-  // One attempt: a promise that settles with the handler, at the timeout, or when the outer signal
-  // aborts, whichever comes first (so that a handler ignoring its signal holds up neither the retries
-  // nor a closing connector). It is the only promise an attempt adds to the handler's own.
-  const one = (n: number): Promise<unknown> => {
-    if (outer?.aborted) return Promise.reject(new Stopped(outer.reason));
-    attempts = n;
-    const abort = new AttemptAbort(n);
-    return new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      let unsubscribe: (() => void) | undefined;
-      const end = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        unsubscribe?.();
-        return true;
-      };
-      const done = (value: unknown) => {
-        if (!end()) return;
-        succeeded = { value };
-        resolve(value);
-      };
-      const fail = (err: unknown) => {
-        if (end()) reject(classify(err));
-      };
-      const timer = setTimeout(() => {
-        const err = new AttemptTimeout(opts.timeoutMs);
-        abort.abort(err);
-        fail(err);
-      }, opts.timeoutMs);
-      if (stop !== undefined) {
-        unsubscribe = stop.subscribe((reason) => {
-          abort.abort(reason);
-          fail(new Stopped(reason));
-        });
-      }
-      let running: unknown;
-      try {
-        running = attempt(abort);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      Promise.resolve(running).then(done, fail);
-    });
-  };
-  const retryOptions = {
-    retries: opts.retries,
-    factor: 2,
-    minTimeout: opts.minBackoffMs ?? 50,
-    maxTimeout: opts.maxBackoffMs ?? 2000,
-    randomize: true,
-    shouldRetry: ({ error }: { error: unknown }) => !(error instanceof Stopped),
-    // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
-    ...(outer !== undefined ? { signal: outer } : {}),
-  };
+  const run = new AttemptRun(
+    attempt,
+    opts,
+    opts.stop ?? (opts.signal !== undefined ? stopOfSignal(opts.signal) : undefined),
+  );
   try {
     let value: unknown;
-    if (plainRetryOptions(retryOptions)) {
+    if (plainRetryOptions(opts)) {
       // Most calls succeed at once, and setting p-retry up costs more than a quick tool: the first
       // attempt runs on its own, and only a failure hands over to p-retry, which is given that
       // failure as its own first attempt, so retries, backoff and abort handling stay p-retry's.
       let failure: { error: unknown } | undefined;
       try {
-        value = await one(1);
+        value = await run.one(1);
       } catch (error) {
         failure = { error };
       }
       if (failure !== undefined) {
         const first = failure.error;
         if (first instanceof Stopped) throw first; // p-retry would not retry it either
-        value = await pRetry((n: number) => (n === 1 ? Promise.reject(first) : one(n)), retryOptions);
+        value = await pRetry((n: number) => (n === 1 ? Promise.reject(first) : run.one(n)), run.retryOptions());
       }
-    } else value = await pRetry(one, retryOptions);
-    return { ok: true, value, attempts };
+    } else value = await pRetry((n: number) => run.one(n), run.retryOptions());
+    return { ok: true, value, attempts: run.attempts };
   } catch (err) {
-    if (succeeded !== undefined) return { ok: true, value: succeeded.value, attempts };
+    if (run.succeeded !== undefined) return { ok: true, value: run.succeeded.value, attempts: run.attempts };
     let cause: unknown = err;
     if (cause instanceof Stopped) cause = cause.original;
     if (cause instanceof WrappedFailure) cause = cause.original;
-    return { ok: false, error: describeError(cause), attempts };
+    return { ok: false, error: describeError(cause), attempts: run.attempts };
   }
 }
 
+/**
+ * The attempts of one {@link runAttempts} call. Its parts are methods, not closures made per call:
+ * a quick tool's run costs little more than the handler.
+ */
+class AttemptRun {
+  /** Attempts actually started: an abort before the first one leaves it at 0. */
+  attempts = 0;
+  /** p-retry turns a success into a failure when its signal aborts right after; the tool did run. */
+  succeeded: { value: unknown } | undefined;
+  readonly outer: AbortSignal | undefined;
+
+  constructor(
+    readonly attempt: (ctx: Attempt) => Promise<unknown>,
+    readonly opts: AttemptOptions,
+    readonly stop: StopSource | undefined,
+  ) {
+    this.outer = stop?.signal;
+  }
+
+  /**
+   * One attempt: a promise that settles with the handler, at the timeout, or when the outer signal
+   * aborts, whichever comes first (so that a handler ignoring its signal holds up neither the retries
+   * nor a closing connector).
+   */
+  one(n: number): Promise<unknown> {
+    const outer = this.outer;
+    if (outer?.aborted) return Promise.reject(new Stopped(outer.reason));
+    this.attempts = n;
+    return new AttemptRace(this, n).start();
+  }
+
+  /** Why an attempt failed, as p-retry should see it: `Stopped` when no further attempt may start. */
+  classify(err: unknown): unknown {
+    if (err instanceof Stopped) return err;
+    if (this.outer?.aborted) return new Stopped(err);
+    if (err instanceof AttemptTimeout && this.opts.retryTimeouts === false) return new Stopped(err);
+    if (isNonRetryable(err)) return new Stopped(err);
+    // p-retry does not retry TypeErrors; wrap non-Errors and TypeErrors so every plain failure retries.
+    if (!(err instanceof Error) || err instanceof TypeError) return new WrappedFailure(err);
+    return err;
+  }
+
+  retryOptions() {
+    const opts = this.opts;
+    return {
+      retries: opts.retries,
+      factor: 2,
+      minTimeout: opts.minBackoffMs ?? 50,
+      maxTimeout: opts.maxBackoffMs ?? 2000,
+      randomize: true,
+      shouldRetry: ({ error }: { error: unknown }) => !(error instanceof Stopped),
+      // The backoff wait ends when the outer signal aborts (p-retry then rejects with its reason).
+      ...(this.outer !== undefined ? { signal: this.outer } : {}),
+    };
+  }
+}
+
+/** One attempt under way: the handler against the timeout and the outer stop. */
+class AttemptRace implements StopListener {
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private resolve: (value: unknown) => void = noop;
+  private reject: (err: unknown) => void = noop;
+  private readonly abort: AttemptAbort;
+
+  constructor(
+    private readonly run: AttemptRun,
+    n: number,
+  ) {
+    this.abort = new AttemptAbort(n);
+  }
+
+  start(): Promise<unknown> {
+    const settled = new Promise<unknown>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.timer = setTimeout(timeOut, this.run.opts.timeoutMs, this);
+    this.run.stop?.add(this);
+    let running: unknown;
+    try {
+      running = this.run.attempt(this.abort);
+    } catch (err) {
+      this.fail(err);
+      return settled;
+    }
+    void this.follow(running);
+    return settled;
+  }
+
+  /** Settles with the handler's outcome (never rejects). */
+  private async follow(running: unknown): Promise<void> {
+    let value: unknown;
+    try {
+      value = await running;
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.done(value);
+  }
+
+  /** The outer stop: aborts the attempt's signal and abandons it. */
+  stopped(reason: unknown): void {
+    this.abort.abort(reason);
+    this.fail(new Stopped(reason));
+  }
+
+  timedOut(): void {
+    const err = new AttemptTimeout(this.run.opts.timeoutMs);
+    this.abort.abort(err);
+    this.fail(err);
+  }
+
+  private end(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.run.stop?.remove(this);
+    return true;
+  }
+
+  private done(value: unknown): void {
+    if (!this.end()) return;
+    this.run.succeeded = { value };
+    this.resolve(value);
+  }
+
+  private fail(err: unknown): void {
+    if (this.end()) this.reject(this.run.classify(err));
+  }
+}
+
+function timeOut(race: AttemptRace): void {
+  race.timedOut();
+}
+
+function noop(): void {}
+
+function nonNegative(n: unknown): n is number {
+  return typeof n === 'number' && n >= 0 && !Number.isNaN(n);
+}
+
 /** Options p-retry accepts as they are (else it rejects them before any attempt, which it must then do). */
-function plainRetryOptions(o: { retries: number; minTimeout: number; maxTimeout: number }): boolean {
-  const ok = (n: number) => typeof n === 'number' && n >= 0 && !Number.isNaN(n);
-  return ok(o.retries) && ok(o.minTimeout) && Number.isFinite(o.minTimeout) && ok(o.maxTimeout);
+function plainRetryOptions(o: AttemptOptions): boolean {
+  const min = o.minBackoffMs ?? 50;
+  return nonNegative(o.retries) && nonNegative(min) && Number.isFinite(min) && nonNegative(o.maxBackoffMs ?? 2000);
 }
 
 class WrappedFailure extends Error {

@@ -16,8 +16,6 @@ export function toJsonData<T>(
   what: string,
   code: 'INVALID_INPUT' | 'INVALID_PARAMS' = 'INVALID_INPUT',
 ): T {
-  const notJson = () =>
-    new OrchestrationError(code, `${what} must be plain JSON data (no cycles, BigInt, functions or symbols).`, {});
   const copy = plainCopy(value);
   if (copy !== undefined) {
     // Plain data (the usual params) is already what the round trip gives: the copy is kept, and
@@ -33,7 +31,7 @@ export function toJsonData<T>(
     if (depth <= MAX_DEPTH) text = JSON.stringify(value);
   } catch {
     // A cycle, a BigInt, a getter or Proxy trap that throws: none of it is data.
-    throw notJson();
+    throw notJson(code, what);
   }
   if (depth > MAX_DEPTH) {
     throw new OrchestrationError('INVALID_INPUT', `${what} are nested deeper than ${MAX_DEPTH} levels. Flatten them.`, {
@@ -42,10 +40,14 @@ export function toJsonData<T>(
   }
   if (text === undefined) {
     if (value === undefined) return value;
-    throw notJson();
+    throw notJson(code, what);
   }
   assertSize(Buffer.byteLength(text), maxBytes, what);
   return JSON.parse(text) as T;
+}
+
+function notJson(code: 'INVALID_INPUT' | 'INVALID_PARAMS', what: string): OrchestrationError {
+  return new OrchestrationError(code, `${what} must be plain JSON data (no cycles, BigInt, functions or symbols).`, {});
 }
 
 function assertSize(bytes: number, maxBytes: number, what: string): void {

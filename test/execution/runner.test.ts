@@ -3,7 +3,7 @@ import { OrchestrationError } from '../../src/errors.js';
 import type { ExecutionContext } from '../../src/execution/executor.js';
 import { NonRetryableError } from '../../src/execution/executor.js';
 import { executionContext, runAttempts } from '../../src/execution/runner.js';
-import type { StopSource } from '../../src/kernel.js';
+import type { StopListener, StopSource } from '../../src/kernel.js';
 
 /** Fast backoff: these tests are about which attempts happen, not how long they wait. */
 const fast = { minBackoffMs: 1, maxBackoffMs: 2 };
@@ -267,15 +267,17 @@ describe('runAttempts', () => {
 
 /** A StopSource over a signal, as the kernel offers its lifetime. */
 function stopOf(signal: AbortSignal): StopSource {
-  const subscribers = new Set<(reason: unknown) => void>();
+  const listeners = new Set<StopListener>();
   signal.addEventListener('abort', () => {
-    for (const cb of subscribers) cb(signal.reason);
+    for (const l of listeners) l.stopped(signal.reason);
   });
   return {
     signal,
-    subscribe(cb) {
-      subscribers.add(cb);
-      return () => subscribers.delete(cb);
+    add(listener) {
+      listeners.add(listener);
+    },
+    remove(listener) {
+      listeners.delete(listener);
     },
   };
 }
