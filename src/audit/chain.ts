@@ -217,8 +217,25 @@ export function checkSignature(hash: string, signature: string | undefined, key:
   return typeof signature === 'string' && safeEqualHex(signHash(hash, key), signature);
 }
 
+/** The sealers {@link createSealer} made. */
+const OWN_SEALERS = new WeakSet<AuditSealer>();
+
+/**
+ * True when `seal` is a sealer {@link createSealer} made, whose records always have its exact layout
+ * (a store may then keep them without checking each member).
+ */
+export function isOwnSealer(seal: AuditSealer): boolean {
+  return OWN_SEALERS.has(seal);
+}
+
 /** A sealer that chains drafts with SHA-256 and, with a key, signs each hash. */
 export function createSealer(signingKey?: string): AuditSealer {
+  const seal = sealer(signingKey);
+  OWN_SEALERS.add(seal);
+  return seal;
+}
+
+function sealer(signingKey: string | undefined): AuditSealer {
   // The last hash this sealer wrote: a `prev.hash` equal to it is 64 hex digits, written without a scan.
   let last = GENESIS_HASH;
   return (draft: AuditDraft, prev: AuditHead | null): AuditEvent => {

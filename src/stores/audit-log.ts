@@ -181,9 +181,12 @@ export class AuditLog {
     return signature === undefined ? { seq: n, hash } : { seq: n, hash, signature };
   }
 
-  /** Appends a sealed record (the log keeps a copy of its details). */
-  push(e: AuditEvent): void {
-    if (this.records === undefined && !this.fits(e)) this.materialise();
+  /**
+   * Appends a sealed record (the log keeps a copy of its details). `sealedHere` says that `e` comes
+   * straight from a sealer of `createSealer` on this log's head, so it fits the columns as it is.
+   */
+  push(e: AuditEvent, sealedHere = false): void {
+    if (this.records === undefined && !sealedHere && !this.fits(e)) this.materialise();
     if (this.records !== undefined) {
       this.records.push(copyData(e));
       return;

@@ -1,3 +1,4 @@
+import { isOwnSealer } from '../audit/chain.js';
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { copyData } from '../util/copy.js';
 import { AuditLog, IntColumn } from './audit-log.js';
@@ -227,6 +228,8 @@ export class MemoryStore implements Store {
   private appendAudit(change: Change): AuditEvent[] {
     const out: AuditEvent[] = [];
     const log = this.audit;
+    // The connector's own sealer writes records that fit the columns; any other is checked per record.
+    const sealedHere = isOwnSealer(change.seal);
     for (const draft of change.audit) {
       const n = log.length;
       const event = change.seal(draft, log.head());
@@ -237,7 +240,7 @@ export class MemoryStore implements Store {
         for (let i = 0; i < n; i++) this.auditSeqById.set(log.idAt(i), i + 1);
       }
       // The log keeps its own copy: the caller's draft (its details) stays the caller's to change.
-      log.push(event);
+      log.push(event, sealedHere);
       this.auditSeqById?.set(event.id, seq);
       this.auditCounts.set(event.eventType, (this.auditCounts.get(event.eventType) ?? 0) + 1);
       this.indexAudit('eventType', event.eventType, seq);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSealer, findChainBreak } from '../../src/audit/chain.js';
+import { createSealer, findChainBreak, isOwnSealer } from '../../src/audit/chain.js';
 import { AuditLog } from '../../src/stores/audit-log.js';
 import type { AuditDraft } from '../../src/stores/store.js';
 import type { AuditEvent } from '../../src/types.js';
@@ -20,11 +20,11 @@ function draft(n: number, extra: Partial<AuditDraft> = {}): AuditDraft {
 }
 
 /** Appends `count` sealed records, returning what the sealer made (the records as they should read back). */
-function fill(log: AuditLog, count: number, from = 0, sealer = seal): AuditEvent[] {
+function fill(log: AuditLog, count: number, from = 0, sealer = seal, sealedHere = false): AuditEvent[] {
   const out: AuditEvent[] = [];
   for (let i = from; i < from + count; i++) {
     const e = sealer(draft(i), log.head());
-    log.push(e);
+    log.push(e, sealedHere);
     out.push(structuredClone(e));
   }
   return out;
@@ -35,6 +35,19 @@ function all(log: AuditLog): AuditEvent[] {
 }
 
 describe('AuditLog (memory store audit columns)', () => {
+  it("reads back exactly what the connector's own sealer made, unchecked, with and without signatures", () => {
+    for (const sealer of [seal, createSealer('key')]) {
+      expect(isOwnSealer(sealer)).toBe(true);
+      const log = new AuditLog();
+      const sealed = fill(log, 300, 0, sealer, true);
+      expect(all(log)).toStrictEqual(sealed);
+      expect(findChainBreak(all(log), null, sealer === seal ? undefined : 'key')).toBeUndefined();
+    }
+    const wrapped: typeof seal = (d, prev) => seal(d, prev);
+    expect(isOwnSealer(wrapped)).toBe(false);
+  });
+
+
   it('reads back exactly what was sealed, past several growths of its columns', () => {
     const log = new AuditLog();
     const sealed = fill(log, 700);
