@@ -64,8 +64,7 @@ export class MemoryStore implements Store {
    */
   private auditSeqById: Map<string, number> | undefined;
   /** field -> value -> seqs in order */
-  private auditIndexes = new Map<string, Map<string, number[] | IntColumn>>();
-  private auditCounts = new Map<string, number>();
+  private auditIndexes = newAuditIndexes();
   private auditMonotonic = true;
 
   constructor() {
@@ -80,8 +79,7 @@ export class MemoryStore implements Store {
     this.unique = new Map();
     this.audit = new AuditLog();
     this.auditSeqById = undefined;
-    this.auditIndexes = new Map();
-    this.auditCounts = new Map();
+    this.auditIndexes = newAuditIndexes();
     this.auditMonotonic = true;
   }
 
@@ -242,34 +240,14 @@ export class MemoryStore implements Store {
       // The log keeps its own copy: the caller's draft (its details) stays the caller's to change.
       log.push(event, sealedHere);
       this.auditSeqById?.set(event.id, seq);
-      this.auditCounts.set(event.eventType, (this.auditCounts.get(event.eventType) ?? 0) + 1);
-      this.indexAudit('eventType', event.eventType, seq);
-      this.indexAudit('entityType', event.entityType, seq);
-      this.indexAudit('entityId', event.entityId, seq);
-      if (event.actorId !== undefined) this.indexAudit('actorId', event.actorId, seq);
+      const indexes = this.auditIndexes;
+      indexAudit(indexes.eventType, event.eventType, seq);
+      indexAudit(indexes.entityType, event.entityType, seq);
+      indexAudit(indexes.entityId, event.entityId, seq);
+      if (event.actorId !== undefined) indexAudit(indexes.actorId, event.actorId, seq);
       if (change.quiet !== true) out.push(log.at(n));
     }
     return out;
-  }
-
-  private indexAudit(field: string, value: string, seq: number): void {
-    let byValue = this.auditIndexes.get(field);
-    if (byValue === undefined) {
-      byValue = new Map();
-      this.auditIndexes.set(field, byValue);
-    }
-    const list = byValue.get(value);
-    if (list === undefined) byValue.set(value, [seq]);
-    else if (list instanceof IntColumn) list.push(seq);
-    // push() would grow a short list to 17 slots; most lists (one per entity) stay short. Longer
-    // ones move to a Uint32Array column: 4 bytes a seq.
-    else if (list.length < TIGHT_LIST) byValue.set(value, list.concat(seq));
-    else {
-      const column = new IntColumn();
-      for (const v of list) column.push(v);
-      column.push(seq);
-      byValue.set(value, column);
-    }
   }
 
   /** The seq of the record with id `id`, if any. */
@@ -291,7 +269,7 @@ export class MemoryStore implements Store {
     for (const field of ['eventType', 'entityType', 'entityId', 'actorId'] as const) {
       const value = q[field];
       if (value === undefined) continue;
-      const list = this.auditIndexes.get(field)?.get(value);
+      const list = this.auditIndexes[field].get(value);
       if (list === undefined) return [];
       lists.push(list instanceof IntColumn ? list.view() : list);
     }
@@ -366,7 +344,9 @@ export class MemoryStore implements Store {
   }
 
   async countAudit(eventType?: string): Promise<number> {
-    return eventType === undefined ? this.audit.length : (this.auditCounts.get(eventType) ?? 0);
+    if (eventType === undefined) return this.audit.length;
+    // A record's position in its event type's list is its count: the list's length is the count.
+    return this.auditIndexes.eventType.get(eventType)?.length ?? 0;
   }
 
   async clear(change: Change): Promise<AuditEvent[]> {
@@ -384,6 +364,29 @@ export class MemoryStore implements Store {
    */
   unsafeAuditRecords(): AuditEvent[] {
     return this.audit.unsafeRecords();
+  }
+}
+
+/** value -> seqs of the records with that value, in order. */
+type AuditIndex = Map<string, number[] | IntColumn>;
+
+function newAuditIndexes(): Record<'eventType' | 'entityType' | 'entityId' | 'actorId', AuditIndex> {
+  return { eventType: new Map(), entityType: new Map(), entityId: new Map(), actorId: new Map() };
+}
+
+/** Appends `seq` to the list of `value`. */
+function indexAudit(byValue: AuditIndex, value: string, seq: number): void {
+  const list = byValue.get(value);
+  if (list === undefined) byValue.set(value, [seq]);
+  else if (list instanceof IntColumn) list.push(seq);
+  // push() would grow a short list to 17 slots; most lists (one per entity) stay short. Longer
+  // ones move to a Uint32Array column: 4 bytes a seq.
+  else if (list.length < TIGHT_LIST) byValue.set(value, list.concat(seq));
+  else {
+    const column = new IntColumn();
+    for (const v of list) column.push(v);
+    column.push(seq);
+    byValue.set(value, column);
   }
 }
 
