@@ -54,8 +54,30 @@ function makeShape(keys: string[]): Shape {
   };
 }
 
-/** The shape of a key list: from the trie, or made for this object alone once the trie is full. */
+/**
+ * The last key list looked up per list length, with its shape: records and their details repeat a
+ * few shapes, and comparing the keys (mostly the same interned strings) costs less than the trie walk.
+ */
+const recent: Array<{ keys: string[]; shape: Shape } | undefined> = new Array(16).fill(undefined);
+
+/** The shape of a key list (see {@link recent} and {@link lookUpShape}). */
 function shapeOf(keys: string[]): Shape {
+  const slot = keys.length & 15;
+  const hit = recent[slot];
+  if (hit !== undefined && sameKeys(hit.keys, keys)) return hit.shape;
+  const shape = lookUpShape(keys);
+  recent[slot] = { keys, shape };
+  return shape;
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The shape of a key list: from the trie, or made for this object alone once the trie is full. */
+function lookUpShape(keys: string[]): Shape {
   const n = keys.length;
   if (n > MAX_SHAPE_KEYS) return makeShape(keys);
   let node = shapes;
