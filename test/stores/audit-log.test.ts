@@ -47,7 +47,6 @@ describe('AuditLog (memory store audit columns)', () => {
     expect(isOwnSealer(wrapped)).toBe(false);
   });
 
-
   it('reads back exactly what was sealed, past several growths of its columns', () => {
     const log = new AuditLog();
     const sealed = fill(log, 700);
