@@ -54,7 +54,7 @@ export async function queryEntities<T>(db: Sql, s: string, kind: EntityKind, q: 
     rest.forEach(([f, v], n) => {
       const t = `i${n + 1}`;
       where.push(
-        `(SELECT true FROM ${s}.oc_index ${t} WHERE ${t}.kind = $1 AND ${t}.field = ${p(f)} AND ${t}.value = ${p(encodeText(v))} AND ${t}.id = i0.id)`,
+        `(SELECT true FROM ${s}.oc_index ${t} WHERE ${t}.kind = $1 AND ${t}.field = ${p(f)} AND ${t}.value = ${p(encodeText(v))} AND ${t}.created_at = i0.created_at AND ${t}.id = i0.id)`,
       );
     });
     if (q.after !== undefined) where.push(cursor('i0'));

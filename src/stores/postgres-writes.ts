@@ -28,7 +28,8 @@ export interface SealedBatch {
 
 /**
  * Seals the drafts of `changes` one after another after `head` and lays out every write, index row,
- * unique key, NOTIFY payload and record as the array parameters of `oc_commit`.
+ * unique key, NOTIFY payload and record as the array parameters of `oc_commit`. The index rows and
+ * unique keys of each write follow those of the write before, as `oc_commit` requires.
  */
 export function sealBatch(changes: Change[], head: AuditHead | null, channel: string): SealedBatch {
   const kind: string[] = [];
@@ -64,7 +65,15 @@ export function sealBatch(changes: Change[], head: AuditHead | null, channel: st
       version.push(w.entity.version);
       created.push(encodeText(createdAtOf(w.entity)));
       data.push(encodeJson(w.entity));
-      for (const [f, v] of indexEntries(w.kind, w.entity)) {
+      // Each entry once: oc_commit inserts the entries of a new entity without looking for repeats.
+      const entries = indexEntries(w.kind, w.entity);
+      const seen = entries.length > 1 ? new Set<string>() : undefined;
+      for (const [f, v] of entries) {
+        if (seen !== undefined) {
+          const key = `${f}\u001f${v}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
         ixW.push(n);
         ixField.push(f);
         ixValue.push(encodeText(v));

@@ -9,6 +9,7 @@ import {
   type PgPoolLike,
   PgRunner,
   quoteIdent,
+  type SqlResult,
   type SqlRunner,
   toStoreError,
 } from './postgres-runner.js';
@@ -30,6 +31,8 @@ import type {
 
 /** Commits waiting for the one in flight are sent together, at most this many in one statement. */
 const MAX_BATCH = 32;
+/** getMany reads up to this many entities with a prepared statement of one lookup each. */
+const MAX_LOOKUPS = 16;
 /** Attempts with the cached audit head before a commit locks the head first. */
 const OPTIMISTIC_ATTEMPTS = 3;
 
@@ -90,6 +93,8 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly feed: ChangeFeed;
   private readonly commitText: string;
+  /** Statements of {@link getMany}, by number of refs. */
+  private readonly lookups: string[] = [];
   /** Commits waiting for the batch in flight. */
   private readonly queue: PendingCommit[] = [];
   private draining = false;
@@ -201,20 +206,45 @@ export class PostgresStore implements Store {
   async getMany(refs: ReadonlyArray<EntityRef>): Promise<Array<AnyEntity | undefined>> {
     if (refs.length === 0) return [];
     return this.run('getMany', async (db) => {
-      const r = await db.query(
-        `SELECT e.kind, e.id, e.data::text AS data
-         FROM unnest($1::text[], $2::text[]) AS r(kind, id)
-         JOIN ${this.s}.oc_entities e ON e.kind = r.kind AND e.id = r.id`,
-        [refs.map(([kind]) => kind), refs.map(([, id]) => encodeText(id))],
-        true,
-      );
-      const found = new Map<string, string>();
-      for (const row of r.rows) found.set(`${row.kind as string}\0${row.id as string}`, row.data as string);
-      return refs.map(([kind, id]) => {
-        const data = found.get(`${kind}\0${encodeText(id)}`);
-        return data === undefined ? undefined : decodeJson<AnyEntity>(data);
-      });
+      let r: SqlResult;
+      if (refs.length <= MAX_LOOKUPS) {
+        const params: string[] = [];
+        for (const [kind, id] of refs) params.push(kind, encodeText(id));
+        r = await db.query(this.lookupText(refs.length), params, true);
+      } else {
+        // Rare: planned per call (not prepared), one lookup per ref all the same (a lateral subquery).
+        r = await db.query(
+          `SELECT r.i, x.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(kind, id, i)
+           CROSS JOIN LATERAL (SELECT e.data::text AS data FROM ${this.s}.oc_entities e
+             WHERE e.kind = r.kind AND e.id = r.id OFFSET 0) x`,
+          [refs.map(([kind]) => kind), refs.map(([, id]) => encodeText(id))],
+        );
+      }
+      const out: Array<AnyEntity | undefined> = new Array(refs.length).fill(undefined);
+      for (const row of r.rows) out[Number(row.i) - 1] = decodeJson<AnyEntity>(row.data as string);
+      return out;
     });
+  }
+
+  /**
+   * The prepared statement that reads `n` entities: one primary-key lookup per ref. Its plan does not
+   * depend on the parameters, so the server plans it a few times and then reuses one generic plan
+   * (a join of an array of refs is planned again on every call, or cached as a hash join over a full
+   * scan when it was planned while the table was small).
+   */
+  private lookupText(n: number): string {
+    let text = this.lookups[n];
+    if (text === undefined) {
+      const parts: string[] = [];
+      for (let i = 1; i <= n; i++) {
+        parts.push(
+          `SELECT ${i} AS i, data::text AS data FROM ${this.s}.oc_entities WHERE kind = $${2 * i - 1} AND id = $${2 * i}`,
+        );
+      }
+      text = parts.join(' UNION ALL ');
+      this.lookups[n] = text;
+    }
+    return text;
   }
 
   async getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined> {

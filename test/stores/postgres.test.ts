@@ -8,9 +8,10 @@ import { isOrchestrationError } from '../../src/errors.js';
 import { type PgClientLike, type PgPoolLike, PostgresStore } from '../../src/postgres.js';
 import { PgliteRunner, PgRunner, type SqlRunner } from '../../src/stores/postgres-runner.js';
 import { migrate, SCHEMA_VERSION } from '../../src/stores/postgres-schema.js';
+import { commitSql, sealBatch } from '../../src/stores/postgres-writes.js';
 import type { AuditDraft, Change, CommitResult, Store } from '../../src/stores/store.js';
 import { storeConformanceCases } from '../../src/testing/conformance.js';
-import type { Actor, AuditEvent } from '../../src/types.js';
+import type { ActionProposal, Actor, AuditEvent } from '../../src/types.js';
 import { newId } from '../../src/util/ids.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -184,6 +185,121 @@ async function expectV2Upgrade(store: PostgresStore, built: { ids: string[]; eve
   expect(await store.query('actor', { filters: [['status', 'disabled']], limit: 10 })).toEqual([]);
   await commitSkewed(store);
   await expectValidChain(store, built.events.length + 1 + SKEWED_MINUTES.length);
+}
+
+/** An action with an idempotency key (a unique key), at `minute`. */
+function action(over: Partial<ActionProposal> = {}): ActionProposal {
+  return {
+    id: newId('action'),
+    actorId: 'agent',
+    tool: 'noop',
+    params: {},
+    paramsHash: '0'.repeat(64),
+    reason: 'test',
+    status: 'pending',
+    reviews: [],
+    approvalsRequired: 1,
+    createdAt: at(3),
+    updatedAt: at(3),
+    version: 1,
+    ...over,
+  };
+}
+
+/**
+ * A schema at version 3 holding what that version's oc_commit wrote: actors (one updated, with
+ * capabilities), an action with an idempotency key, and records with timestamps that go backwards.
+ */
+async function buildV3Schema(db: SqlRunner, schema: string) {
+  await migrate(db, schema, 3);
+  const s = `"${schema}"`;
+  const channel = `${schema}_oc_changes`;
+  let head: { seq: number; hash: string } | null = null;
+  const events: AuditEvent[] = [];
+  const commit = async (change: Change) => {
+    const sealed = sealBatch([change], head, channel);
+    await db.commitStatement(commitSql(s), sealed.params);
+    head = sealed.last;
+    events.push(...(sealed.events[0] ?? []));
+  };
+  const minutes = SKEWED_MINUTES.slice(0, 6);
+  const first = actor({ createdAt: at(1), updatedAt: at(1), capabilities: ['read', 'write'] });
+  const second = actor({ createdAt: at(2), updatedAt: at(2), role: 'reviewer' });
+  const act = action({ idempotencyKey: 'key-1' });
+  await commit({
+    writes: [{ kind: 'actor', entity: first }],
+    audit: [draft(first.id, { timestamp: at(minutes[0] as number) })],
+    seal,
+  });
+  await commit({
+    writes: [{ kind: 'actor', entity: second }],
+    audit: [draft(second.id, { timestamp: at(minutes[1] as number) })],
+    seal,
+  });
+  const updated: Actor = { ...first, status: 'inactive', capabilities: ['write', 'admin'], version: 2 };
+  await commit({
+    writes: [{ kind: 'actor', entity: updated, expectedVersion: 1 }],
+    audit: [
+      draft(first.id, { timestamp: at(minutes[2] as number) }),
+      draft(first.id, { timestamp: at(minutes[3] as number) }),
+    ],
+    seal,
+  });
+  await commit({
+    writes: [{ kind: 'action', entity: act }],
+    audit: [draft(act.id, { entityType: 'action', eventType: 'action_proposed', timestamp: at(minutes[4] as number) })],
+    seal,
+  });
+  await commit({ writes: [], audit: [draft(second.id, { timestamp: at(minutes[5] as number) })], seal });
+  return { first: updated, second, action: act, events };
+}
+
+/** The store upgrades the v3 schema on first use; reads, queries, unique keys and the chain go on. */
+async function expectV3Upgrade(store: PostgresStore, built: Awaited<ReturnType<typeof buildV3Schema>>) {
+  const { first, second } = built;
+  await store.init();
+  expect(await store.readAudit(1, 100)).toEqual(built.events);
+  expect(
+    await store.getMany([
+      ['actor', first.id],
+      ['action', built.action.id],
+      ['actor', second.id],
+    ]),
+  ).toEqual([first, built.action, second]);
+  expect((await store.getByUnique('action', 'idempotencyKey', 'key-1'))?.id).toBe(built.action.id);
+  const ids = async (filters: Array<[string, string]>) =>
+    (await store.query('actor', { filters, limit: 10 })).map((a) => a.id);
+  expect(await ids([['capability', 'write']])).toEqual([first.id]);
+  expect(await ids([['capability', 'read']])).toEqual([]);
+  expect(
+    await ids([
+      ['status', 'inactive'],
+      ['capability', 'admin'],
+    ]),
+  ).toEqual([first.id]);
+  expect(await ids([['status', 'active']])).toEqual([second.id]);
+  expect((await store.queryAudit({ from: at(4), to: at(11), limit: 10 })).map((e) => e.seq)).toEqual([1, 2, 4]);
+  // an update after the upgrade moves exactly the index rows that changed; the unique key is released
+  const moved: Actor = { ...first, status: 'active', capabilities: ['admin'], version: 3 };
+  eventsOf(await store.commit({ writes: [{ kind: 'actor', entity: moved, expectedVersion: 2 }], audit: [], seal }));
+  expect(await ids([['status', 'active']])).toEqual([first.id, second.id]);
+  expect(await ids([['capability', 'write']])).toEqual([]);
+  expect(
+    await ids([
+      ['status', 'active'],
+      ['capability', 'admin'],
+    ]),
+  ).toEqual([first.id]);
+  const withoutKey = { ...built.action, idempotencyKey: undefined, version: 2 };
+  eventsOf(
+    await store.commit({ writes: [{ kind: 'action', entity: withoutKey, expectedVersion: 1 }], audit: [], seal }),
+  );
+  expect(await store.getByUnique('action', 'idempotencyKey', 'key-1')).toBeUndefined();
+  const taker = action({ idempotencyKey: 'key-1' });
+  eventsOf(await store.commit({ writes: [{ kind: 'action', entity: taker }], audit: [], seal }));
+  expect((await store.getByUnique('action', 'idempotencyKey', 'key-1'))?.id).toBe(taker.id);
+  await commitSkewed(store);
+  await expectValidChain(store, built.events.length + SKEWED_MINUTES.length);
 }
 
 describe('PostgresStore without a database server', () => {
@@ -367,6 +483,89 @@ describe('PostgresStore on PGlite', () => {
     await expectV2Upgrade(store, built);
     const versions = await db.query<{ version: number }>('SELECT version FROM orchestration.oc_migrations ORDER BY 1');
     expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+  });
+
+  it('init - a v3 schema with data is migrated to the current version and stays usable', async () => {
+    const db = await freshPglite();
+    const built = await buildV3Schema(new PgliteRunner(db), 'orchestration');
+    const store = new PostgresStore({ pglite: db });
+    await expectV3Upgrade(store, built);
+    const versions = await db.query<{ version: number }>('SELECT version FROM orchestration.oc_migrations ORDER BY 1');
+    expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+  });
+
+  it('queryAudit - records inserted by hand without max_ts get it from the trigger; ranges stay exact', async () => {
+    const db = await freshPglite();
+    const store = new PostgresStore({ pglite: db });
+    const minutes = [...SKEWED_MINUTES];
+    // the first half by commits, the second by hand (as a restore would), then commits again
+    for (const minute of minutes.slice(0, 5)) {
+      const a = actor();
+      eventsOf(
+        await store.commit({
+          writes: [{ kind: 'actor', entity: a }],
+          audit: [draft(a.id, { timestamp: at(minute) })],
+          seal,
+        }),
+      );
+    }
+    let prev = await store.auditHead();
+    for (const minute of minutes.slice(5, 10)) {
+      const e = seal(draft('actor_by_hand', { timestamp: at(minute) }), prev);
+      await db.query(
+        `INSERT INTO orchestration.oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, "timestamp", data)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7::jsonb)`,
+        [e.seq, e.id, e.eventType, e.entityType, e.entityId, e.timestamp, JSON.stringify(e)],
+      );
+      prev = { seq: e.seq, hash: e.hash };
+    }
+    await db.query('UPDATE orchestration.oc_audit_head SET seq = $1, hash = $2 WHERE singleton', [
+      prev?.seq,
+      prev?.hash,
+    ]);
+    const other = new PostgresStore({ pglite: db });
+    for (const minute of minutes.slice(10)) {
+      const a = actor();
+      eventsOf(
+        await other.commit({
+          writes: [{ kind: 'actor', entity: a }],
+          audit: [draft(a.id, { timestamp: at(minute) })],
+          seal,
+        }),
+      );
+    }
+    await expectExactDateRanges(other);
+    await expectValidChain(other, SKEWED_MINUTES.length);
+  });
+
+  it('oc_commit - index entries not grouped by write are refused, and nothing is written', async () => {
+    const db = await freshPglite();
+    const store = new PostgresStore({ pglite: db });
+    await store.init();
+    const [a, b] = [actor(), actor()];
+    const params = [...sealBatch([insert(a, b)], null, 'orchestration_oc_changes').params];
+    expect(params[6]).toEqual([1, 1, 2, 2]);
+    params[6] = [2, 2, 1, 1];
+    await expect(new PgliteRunner(db).commitStatement(commitSql('"orchestration"'), params)).rejects.toThrow(
+      /grouped by write/,
+    );
+    expect(
+      await store.getMany([
+        ['actor', a.id],
+        ['actor', b.id],
+      ]),
+    ).toEqual([undefined, undefined]);
+    expect(await store.countAudit()).toBe(0);
+  });
+
+  it('getMany - more refs than one prepared lookup holds, with repeats and missing ones', async () => {
+    const store = await freshStore();
+    const actors = Array.from({ length: 20 }, () => actor());
+    eventsOf(await store.commit(insert(...actors)));
+    const refs = [...actors, ...actors.slice(0, 3)].map((a) => ['actor', a.id] as const);
+    const asked = [...refs, ['actor', 'actor_missing'] as const, ['workflow', (actors[0] as Actor).id] as const];
+    expect(await store.getMany(asked)).toEqual([...actors, ...actors.slice(0, 3), undefined, undefined]);
+    expect(await store.getMany(refs.slice(0, 16))).toEqual(actors.slice(0, 16));
   });
 
   it('commit - concurrent commits of one store go out together; a conflict among them fails only its own', async () => {
@@ -602,6 +801,16 @@ describe.skipIf(!DATABASE_URL)('PostgresStore on a PostgreSQL server', () => {
     const starting = Array.from({ length: 4 }, () => openStore(schema));
     await Promise.all(starting.map((s) => s.init()));
     await expectV2Upgrade(starting[0] as PostgresStore, built);
+    const versions = await admin.query(`SELECT version FROM "${schema}".oc_migrations ORDER BY 1`);
+    expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+  });
+
+  it('init - a v3 schema with data is migrated on first use, once, by stores starting together', async () => {
+    const schema = newSchema();
+    const built = await buildV3Schema(new PgRunner(admin, false), schema);
+    const starting = Array.from({ length: 4 }, () => openStore(schema));
+    await Promise.all(starting.map((s) => s.init()));
+    await expectV3Upgrade(starting[0] as PostgresStore, built);
     const versions = await admin.query(`SELECT version FROM "${schema}".oc_migrations ORDER BY 1`);
     expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
   });
