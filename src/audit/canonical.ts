@@ -1,3 +1,5 @@
+import { RecentShapes } from '../util/recent-shapes.js';
+
 /** Characters that JSON.stringify escapes in a string (and surrogates, which it may). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -54,26 +56,11 @@ function makeShape(keys: string[]): Shape {
   };
 }
 
-/**
- * The last key list looked up per list length, with its shape: records and their details repeat a
- * few shapes, and comparing the keys (mostly the same interned strings) costs less than the trie walk.
- */
-const recent: Array<{ keys: string[]; shape: Shape } | undefined> = new Array(16).fill(undefined);
+const recent = new RecentShapes<Shape>();
 
-/** The shape of a key list (see {@link recent} and {@link lookUpShape}). */
+/** The shape of a key list (remembered per length, else from {@link lookUpShape}). */
 function shapeOf(keys: string[]): Shape {
-  const slot = keys.length & 15;
-  const hit = recent[slot];
-  if (hit !== undefined && sameKeys(hit.keys, keys)) return hit.shape;
-  const shape = lookUpShape(keys);
-  recent[slot] = { keys, shape };
-  return shape;
-}
-
-function sameKeys(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return recent.get(keys, lookUpShape);
 }
 
 /** The shape of a key list: from the trie, or made for this object alone once the trie is full. */

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditDraft, AuditSealer } from '../stores/store.js';
 import type { AuditEvent, AuditHead } from '../types.js';
+import { sameKeys } from '../util/recent-shapes.js';
 import { canonicalJson, isPlainString, quote } from './canonical.js';
 
 /** `prevHash` of the first record of a chain. */
@@ -162,11 +163,6 @@ function bodyKeys(keys: string[]): number {
 let lastKeys: string[] = [];
 let lastSeen = -1;
 
-function sameKeys(a: string[], b: string[]): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * `canonicalJson` of a record without `hash` and `signature`, written member by member when the
  * record is a plain object holding only the known members (the same text, without sorting keys per
@@ -175,7 +171,7 @@ function sameKeys(a: string[], b: string[]): boolean {
 function canonicalBody(e: Record<string, unknown>, hexPrev: boolean): string {
   if (Object.getPrototypeOf(e) === Object.prototype) {
     const keys = Object.keys(e);
-    const seen = keys.length === lastKeys.length && sameKeys(keys, lastKeys) ? lastSeen : bodyKeys(keys);
+    const seen = sameKeys(keys, lastKeys) ? lastSeen : bodyKeys(keys);
     lastKeys = keys;
     lastSeen = seen;
     if (seen >= 0) {

@@ -17,44 +17,6 @@ const RECORD_KEYS = new Set([
   'signature',
 ]);
 
-/**
- * The member lists (in order) of the records `createSealer` writes, with and without `actorId`: a
- * record whose own keys are one of these holds only known members, found without a Set lookup per key.
- */
-const SEALED_KEYS = [
-  ['id', 'seq', 'eventType', 'entityType', 'entityId', 'actorId', 'timestamp', 'details', 'prevHash', 'hash'],
-  ['id', 'seq', 'eventType', 'entityType', 'entityId', 'timestamp', 'details', 'prevHash', 'hash'],
-  [
-    'id',
-    'seq',
-    'eventType',
-    'entityType',
-    'entityId',
-    'actorId',
-    'timestamp',
-    'details',
-    'prevHash',
-    'hash',
-    'signature',
-  ],
-  ['id', 'seq', 'eventType', 'entityType', 'entityId', 'timestamp', 'details', 'prevHash', 'hash', 'signature'],
-];
-
-/** True when `keys` is one of {@link SEALED_KEYS}. */
-function sealedLayout(keys: string[]): boolean {
-  outer: for (const layout of SEALED_KEYS) {
-    if (layout.length !== keys.length) continue;
-    for (let i = 0; i < layout.length; i++) if (layout[i] !== keys[i]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-/** True when every own enumerable key of a record is one of its known members. */
-function knownKeys(keys: string[]): boolean {
-  return sealedLayout(keys) || keys.every((k) => RECORD_KEYS.has(k));
-}
-
 /** Small integers in a growable Uint32Array: 4 bytes a value instead of an 8-byte array slot. */
 export class IntColumn {
   private data = new Uint32Array(64);
@@ -210,7 +172,8 @@ export class AuditLog {
   private fits(e: AuditEvent): boolean {
     const n = this.ids.length;
     if (e.seq !== n + 1 || e.prevHash !== (n === 0 ? GENESIS : this.hashes.get(n - 1))) return false;
-    if (Object.getPrototypeOf(e) !== Object.prototype || !knownKeys(Object.keys(e))) return false;
+    if (Object.getPrototypeOf(e) !== Object.prototype) return false;
+    for (const k in e) if (!RECORD_KEYS.has(k)) return false;
     return (
       typeof e.id === 'string' &&
       typeof e.eventType === 'string' &&

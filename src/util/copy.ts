@@ -5,6 +5,8 @@
  * sparse array) is handed to structuredClone, so the result equals structuredClone's for every value.
  */
 
+import { RecentShapes } from './recent-shapes.js';
+
 type Make = (source: Record<string, unknown>, copy: (v: unknown) => unknown) => Record<string, unknown>;
 
 interface ShapeNode {
@@ -38,26 +40,10 @@ function compile(keys: string[]): Make | null {
   }
 }
 
-/**
- * The last key lists looked up, one per list length (a copy walks a few shapes over and over: an
- * entity, its params, its reviews): a hit costs a comparison of the keys (mostly the same interned
- * strings) instead of a trie lookup per key.
- */
-const recent: Array<{ keys: string[]; make: Make | null } | undefined> = new Array(16).fill(undefined);
+const recent = new RecentShapes<Make | null>();
 
 function makerFor(keys: string[]): Make | null {
-  const slot = keys.length & 15;
-  const hit = recent[slot];
-  if (hit !== undefined && sameKeys(hit.keys, keys)) return hit.make;
-  const make = lookUp(keys);
-  recent[slot] = { keys, make };
-  return make;
-}
-
-function sameKeys(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return recent.get(keys, lookUp);
 }
 
 function lookUp(keys: string[]): Make | null {
