@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { OrchestrationError } from '../errors.js';
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
@@ -5,8 +8,11 @@ import { indexEntries, uniqueKeys } from './indexing.js';
 import {
   AUDIT_INDEX_BATCH,
   AUDIT_KEY,
+  AUDIT_UPTO,
   type CurrentRow,
   type DataRow,
+  ENTITIES_UPTO,
+  ENTITY_INDEX_BATCH,
   migrate,
   prepareStatements,
   type Statements,
@@ -21,6 +27,7 @@ import {
   type EntityKind,
   type EntityMap,
   type EntityQuery,
+  type EntityRef,
   type Store,
   type StoreCapabilities,
   type Write,
@@ -44,15 +51,37 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /**
    * An open better-sqlite3 database the caller owns. The store sets WAL mode, `synchronous` and
-   * `busy_timeout` on it and creates its `oc_*` tables; `close()` leaves it open.
+   * `busy_timeout` on it (and, with background checkpoints, `wal_autocheckpoint`, restored by `close()`)
+   * and creates its `oc_*` tables; `close()` leaves it open.
    */
   database?: Database.Database;
+  /**
+   * Where WAL checkpoints run: copying committed pages from the WAL into the database file, with an
+   * fsync of each (with `'NORMAL'` too). `'inline'`: SQLite's default, the commit that takes the WAL
+   * past 1,000 pages (~4 MB) does it before it returns, milliseconds every few dozen commits.
+   * `'background'`: a worker thread with a connection of its own does them (started when the first
+   * is due, stopped by `close()`); commits do not wait, and the WAL grows to ~2,000 pages (~8 MB)
+   * before it starts over (at most 4,000 pages, where the store's connection checkpoints itself
+   * should the worker fall behind). Falls back to `'inline'` where a worker cannot run (or cannot find
+   * better-sqlite3 from the application's entry script or working directory). Nothing changes for
+   * `:memory:`. With `'NORMAL'`, checkpoints are most of what commits wait for, and `'background'`
+   * spares it; with `'FULL'`, every commit waits for an fsync of its own, the worker's fsyncs share the
+   * disk with them, and `'background'` gains nothing measurable.
+   * @default 'background' with synchronous 'NORMAL', 'inline' with 'FULL'
+   */
+  checkpoint?: 'background' | 'inline';
   /**
    * How many audit records may wait before their filter keys are written (see `AUDIT_INDEX_BATCH`).
    * A tuning knob for tests; the default suits every workload.
    * @internal
    */
   auditIndexBatch?: number;
+  /**
+   * How many entities may wait before their index rows are written (see `ENTITY_INDEX_BATCH`).
+   * A tuning knob for tests; the default suits every workload.
+   * @internal
+   */
+  entityIndexBatch?: number;
 }
 
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
@@ -71,7 +100,7 @@ type AuditFilter = (typeof AUDIT_FILTERS)[number][0];
 /** The seq of the record `@after` names, from its key row or from the unindexed tail; NULL when unknown. */
 const AFTER_SEQ = `coalesce(
   (SELECT seq FROM oc_audit_keys WHERE key = '${AUDIT_KEY.id}' || @after ORDER BY seq LIMIT 1),
-  (SELECT seq FROM oc_audit WHERE seq > (SELECT upto FROM oc_audit_indexed) AND id = @after ORDER BY seq LIMIT 1))`;
+  (SELECT seq FROM oc_audit WHERE seq > ${AUDIT_UPTO} AND id = @after ORDER BY seq LIMIT 1))`;
 
 /**
  * A {@link Store} in one SQLite database file (better-sqlite3), shared safely by several
@@ -93,9 +122,15 @@ export class SqliteStore implements Store {
   private readonly synchronous: 'FULL' | 'NORMAL';
   private readonly busyTimeoutMs: number;
   private stmts: Statements | undefined;
-  private readonly filterQueries = new Map<number, Stmt<unknown[], DataRow>>();
+  private readonly filterQueries = new Map<number, Stmt<[Record<string, string | number>], string>>();
+  private readonly entityIndexBatch: number;
+  private readonly manyQueries = new Map<number, Stmt<string[], DataRow & { i: number }>>();
   private readonly auditQueries = new Map<string, AuditStatements>();
   private readonly auditIndexBatch: number;
+  private readonly background: boolean;
+  /** Background checkpoints, once started; `false` when they cannot run (checkpoints stay inline). */
+  private checkpointer: Checkpointer | false | undefined;
+  private commitsBeforeCheckpoints = 0;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -105,6 +140,8 @@ export class SqliteStore implements Store {
       synchronous = 'FULL',
       busyTimeoutMs = 5000,
       auditIndexBatch = AUDIT_INDEX_BATCH,
+      entityIndexBatch = ENTITY_INDEX_BATCH,
+      checkpoint = synchronous === 'NORMAL' ? 'background' : 'inline',
     } = options ?? {};
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
       throw new OrchestrationError('INVALID_INPUT', `SqliteStore: synchronous must be 'FULL' or 'NORMAL'.`, {
@@ -128,6 +165,18 @@ export class SqliteStore implements Store {
         auditIndexBatch,
       });
     }
+    if (!Number.isInteger(entityIndexBatch) || entityIndexBatch < 1) {
+      throw new OrchestrationError('INVALID_INPUT', 'SqliteStore: entityIndexBatch must be a positive integer.', {
+        entityIndexBatch,
+      });
+    }
+    if (checkpoint !== 'background' && checkpoint !== 'inline') {
+      throw new OrchestrationError('INVALID_INPUT', `SqliteStore: checkpoint must be 'background' or 'inline'.`, {
+        checkpoint,
+      });
+    }
+    this.entityIndexBatch = entityIndexBatch;
+    this.background = checkpoint === 'background';
     this.synchronous = synchronous;
     this.busyTimeoutMs = busyTimeoutMs;
     this.auditIndexBatch = auditIndexBatch;
@@ -146,6 +195,34 @@ export class SqliteStore implements Store {
     return this.guard('get', () => parse(this.ready().get.get(kind, id)));
   }
 
+  async getMany(refs: ReadonlyArray<EntityRef>): Promise<Array<AnyEntity | undefined>> {
+    return this.guard('getMany', () => {
+      const s = this.ready();
+      if (refs.length === 1) {
+        const [kind, id] = refs[0] as EntityRef;
+        return [parse<AnyEntity>(s.get.get(kind, id))];
+      }
+      const out: Array<AnyEntity | undefined> = new Array(refs.length).fill(undefined);
+      if (refs.length === 0) return out;
+      for (const row of this.manyQuery(refs.length).all(...refs.flat())) out[row.i] = JSON.parse(row.data) as AnyEntity;
+      return out;
+    });
+  }
+
+  /** `n` lookups by (kind, id) in one statement (one snapshot), each row tagged with its position. */
+  private manyQuery(n: number): Stmt<string[], DataRow & { i: number }> {
+    let stmt = this.manyQueries.get(n);
+    if (stmt === undefined) {
+      stmt = this.db.prepare<string[], DataRow & { i: number }>(
+        Array.from({ length: n }, (_, i) => `SELECT ${i} AS i, data FROM oc_entities WHERE kind = ? AND id = ?`).join(
+          ' UNION ALL ',
+        ),
+      );
+      this.manyQueries.set(n, stmt);
+    }
+    return stmt;
+  }
+
   async getByUnique<K extends EntityKind>(kind: K, key: string, value: string): Promise<EntityMap[K] | undefined> {
     return this.guard('getByUnique', () => parse(this.ready().byUnique.get(kind, key, value)));
   }
@@ -161,37 +238,62 @@ export class SqliteStore implements Store {
         if (row === undefined) return [];
         cursor = [row.created_at, q.after];
       }
-      const [first, ...rest] = q.filters;
-      const rows =
-        first === undefined
-          ? cursor.length === 0
-            ? s.all.all(kind, limit)
-            : s.allAfter.all(kind, ...cursor, limit)
-          : this.filterQuery(q.filters.length, cursor.length > 0).all(
-              kind,
-              first[0],
-              first[1],
-              ...cursor,
-              ...rest.flat(),
-              limit,
-            );
-      return rows.map((r) => JSON.parse(r.data) as EntityMap[K]);
+      // Without filters, the rows of the field '' that every entity has.
+      const filters = q.filters.length === 0 ? [ALL] : q.filters;
+      const params: Record<string, string | number> = { kind, limit };
+      filters.forEach(([field, value], j) => {
+        params[`f${j}`] = field;
+        params[`v${j}`] = value;
+        params[`k${j}`] = `${field}\u0000${value}`;
+      });
+      if (cursor.length === 2) {
+        params.at = cursor[0];
+        params.after = cursor[1];
+      }
+      const rows = this.filterQuery(q.filters.length, cursor.length > 0).all(params);
+      return rows.map((data) => JSON.parse(data) as EntityMap[K]);
     });
   }
 
-  /** Drives the page from the first filter's index rows in (created_at, id) order; the others must exist too. */
-  private filterQuery(n: number, after: boolean): Stmt<unknown[], DataRow> {
-    const key = after ? -n : n;
+  /**
+   * A page of the entities matching `n` filters, in (created_at, id) order, in one statement (one
+   * snapshot), merging ordered parts: entities with up-to-date index rows, driven by the first filter's
+   * rows (the others must exist too); and the entities whose index rows wait, new (a range of row ids)
+   * or marked in `oc_dirty` (fewer than twice ENTITY_INDEX_BATCH), matched on their own keys and
+   * sorted. With no filters (`n` 0), the rows of the field '' (see ALL) drive, and every waiting
+   * entity of the kind matches.
+   * Parameters: `kind`, `limit`, `f0`/`v0`... the filters, `k0`... the same as keys (`field\0value`),
+   * `at`/`after` the cursor.
+   */
+  private filterQuery(n: number, after: boolean): Stmt<[Record<string, string | number>], string> {
+    const key = 2 * n + (after ? 1 : 0);
     let stmt = this.filterQueries.get(key);
     if (stmt === undefined) {
-      const exists =
-        ' AND EXISTS (SELECT 1 FROM oc_index x WHERE x.kind = i.kind AND x.field = ? AND x.value = ?' +
-        ' AND x.created_at = i.created_at AND x.id = i.id)';
-      stmt = this.db.prepare<unknown[], DataRow>(
-        `SELECT e.data FROM oc_index i JOIN oc_entities e ON e.kind = i.kind AND e.id = i.id
-         WHERE i.kind = ? AND i.field = ? AND i.value = ?${after ? ' AND (i.created_at, i.id) > (?, ?)' : ''}${exists.repeat(n - 1)}
-         ORDER BY i.created_at, i.id LIMIT ?`,
-      );
+      const others = Array.from(
+        { length: Math.max(0, n - 1) },
+        (_, j) =>
+          ` AND EXISTS (SELECT 1 FROM oc_index x WHERE x.kind = i.kind AND x.field = @f${j + 1} AND x.value = @v${j + 1}` +
+          ' AND x.created_at = i.created_at AND x.id = i.id)',
+      ).join('');
+      const keys = Array.from(
+        { length: n },
+        (_, j) => ` AND EXISTS (SELECT 1 FROM json_each(e.keys) WHERE value = @k${j})`,
+      ).join('');
+      const cursor = after ? ' AND (e.created_at, e.id) > (@at, @after)' : '';
+      stmt = this.db
+        .prepare<[Record<string, string | number>], string>(
+          `SELECT e.data, i.created_at, i.id FROM oc_index i JOIN oc_entities e ON e.rid = i.rid
+         WHERE i.kind = @kind AND i.field = @f0 AND i.value = @v0${after ? ' AND (i.created_at, i.id) > (@at, @after)' : ''}${others}
+           AND (NOT EXISTS (SELECT 1 FROM oc_dirty) OR NOT EXISTS (SELECT 1 FROM oc_dirty d WHERE d.kind = i.kind AND d.id = i.id))
+         UNION ALL
+         SELECT e.data, e.created_at, e.id FROM oc_entities e
+         WHERE e.rid > ${ENTITIES_UPTO} AND +e.kind = @kind${cursor}${keys}
+         UNION ALL
+         SELECT e.data, e.created_at, e.id FROM oc_dirty d CROSS JOIN oc_entities e ON e.kind = d.kind AND e.id = d.id
+         WHERE d.kind = @kind${cursor}${keys}
+         ORDER BY 2, 3 LIMIT @limit`,
+        )
+        .pluck();
       this.filterQueries.set(key, stmt);
     }
     return stmt;
@@ -199,24 +301,78 @@ export class SqliteStore implements Store {
 
   async count(kind: EntityKind): Promise<StatusCounts> {
     return this.guard('count', () => {
-      // The status index rows count by status; the creation-order index counts the kind.
-      const s = this.ready();
-      const out: StatusCounts = { total: (s.countKind.get(kind) as { n: number }).n, byStatus: {} };
-      for (const { status, n } of s.countStatus.all(kind)) out.byStatus[status] = n;
+      // The status index rows count by status, corrected by the entities whose index rows wait (what
+      // those rows hold out, their own keys in); the entity table counts the kind.
+      const out: StatusCounts = { total: 0, byStatus: {} };
+      const counts = new Map<string, number>();
+      const add = (keys: string | null, by: number) => {
+        if (keys === null) return;
+        for (const k of JSON.parse(keys) as string[]) {
+          if (k.startsWith(STATUS_KEY)) {
+            const status = k.slice(STATUS_KEY.length);
+            counts.set(status, (counts.get(status) ?? 0) + by);
+          }
+        }
+      };
+      for (const row of this.ready().countStatus.all({ kind })) {
+        if (row.part === 0) out.total = row.n;
+        else if (row.part === 1) counts.set(row.status, (counts.get(row.status) ?? 0) + row.n);
+        else {
+          add(row.was, -1);
+          add(row.now, 1);
+        }
+      }
+      for (const [status, n] of counts) if (n > 0) out.byStatus[status] = n;
       return out;
     });
   }
 
   async commit(change: Change): Promise<CommitResult> {
-    return this.guard('commit', () =>
+    const result = this.guard('commit', () =>
       this.immediate((s): [CommitResult, boolean] => {
-        const current: Array<CurrentRow | undefined> = [];
-        const conflict = findConflict(s, change.writes, current);
-        if (conflict !== undefined) return [{ ok: false, conflict }, false];
-        putAll(s, change.writes, current);
+        const { writes } = change;
+        const batch = this.entityIndexBatch;
+        let due: boolean;
+        if (writes.length === 1 && (writes[0] as Write).expectedVersion === undefined) {
+          const inserted = insertOne(s, writes[0] as Write, batch);
+          if (typeof inserted !== 'boolean') return [{ ok: false, conflict: inserted }, false];
+          due = inserted;
+        } else {
+          const current: Array<CurrentRow | undefined> = [];
+          const conflict = findConflict(s, writes, current);
+          if (conflict !== undefined) return [{ ok: false, conflict }, false];
+          due = putAll(s, writes, current, batch);
+        }
+        if (due) indexPending(s);
         return [{ ok: true, events: appendAudit(s, change, this.auditIndexBatch) }, true];
       }),
     );
+    if (this.background && this.checkpointer !== false) this.afterCommit();
+    return result;
+  }
+
+  /**
+   * Background checkpoints after a commit (see `Checkpointer`), started when the first is due (a store
+   * that commits little never starts a thread). Never throws: the commit is done; should they fail,
+   * SQLite's own checkpoints take over.
+   */
+  private afterCommit(): void {
+    try {
+      if (this.checkpointer === undefined) {
+        if (++this.commitsBeforeCheckpoints < CHECKPOINT_EVERY) return;
+        this.checkpointer = Checkpointer.start(this.db, this.synchronous);
+      }
+      if (this.checkpointer && !this.checkpointer.afterCommit()) this.checkpointer = false;
+    } catch {
+      const running = this.checkpointer;
+      this.checkpointer = false;
+      if (running) void running.stop();
+      try {
+        this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
+      } catch {
+        // The next commit reports what is wrong with the connection.
+      }
+    }
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditEvent[]> {
@@ -275,17 +431,26 @@ export class SqliteStore implements Store {
     return this.guard('clear', () =>
       this.immediate((s): [AuditEvent[], boolean] => {
         for (const del of s.clear) del.run();
-        for (const w of change.writes) put(s, w, undefined);
+        let due = false;
+        for (const w of change.writes) if (put(s, w, undefined, this.entityIndexBatch)) due = true;
+        if (due) indexPending(s);
         return [appendAudit(s, change, this.auditIndexBatch), true];
       }),
     );
   }
 
-  /** Closes the database when the store opened it; a caller-owned `database` stays open. */
+  /**
+   * Closes the database when the store opened it; a caller-owned `database` stays open (with SQLite's
+   * default checkpoints again). Waits for a running background checkpoint to finish.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    const checkpointer = this.checkpointer;
+    this.checkpointer = false;
+    if (checkpointer) await checkpointer.stop();
     this.guard('close', () => {
       if (this.owned) this.db.close();
+      else if (checkpointer) this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
     });
     this.closed = true;
   }
@@ -358,6 +523,151 @@ export class SqliteStore implements Store {
   }
 }
 
+/** SQLite's default `wal_autocheckpoint`: the commit that takes the WAL to this many pages checkpoints. */
+const SQLITE_AUTOCHECKPOINT = 1000;
+
+/**
+ * The checkpoint worker (CommonJS, run with `eval`): its own connection to the file, with the store's
+ * `synchronous` (so that a checkpoint syncs as the store's would). It sleeps on the shared state until
+ * asked, runs one PASSIVE checkpoint (it never waits for, nor blocks, a reader or a writer), and
+ * reports the WAL's size. Slots of the state: see `Checkpointer`.
+ */
+const CHECKPOINT_WORKER = `
+const { workerData } = require('node:worker_threads');
+const state = new Int32Array(workerData.state);
+let db;
+try {
+  db = new (require(workerData.driver))(workerData.filename, { fileMustExist: true, timeout: 0 });
+  db.pragma('synchronous = ' + workerData.synchronous);
+  for (let seen = 0; ; ) {
+    Atomics.wait(state, 0, seen);
+    if (Atomics.load(state, 3) !== 0) break;
+    seen = Atomics.load(state, 0);
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    Atomics.store(state, 2, r.log);
+    Atomics.store(state, 1, seen);
+  }
+} catch {
+  Atomics.store(state, 4, 1);
+}
+if (db !== undefined && db.open) db.close();
+`;
+
+/**
+ * Where the worker finds better-sqlite3: as the application does, from its entry script or its working
+ * directory (this module, built as ESM and as CommonJS, cannot name its own place in both). Undefined
+ * when neither finds it: checkpoints then stay inline.
+ */
+function driverPath(): string | undefined {
+  for (const base of [process.argv[1], join(process.cwd(), 'index.js')]) {
+    if (base === undefined || base === '') continue;
+    try {
+      return createRequire(resolve(base)).resolve('better-sqlite3');
+    } catch {
+      // The next place.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * WAL checkpoints off the commit path, in a worker thread. A checkpoint copies committed pages from
+ * the WAL into the database file and syncs both: with SQLite's default, the commit that takes the WAL
+ * past 1,000 pages does it before returning (milliseconds, most of a commit's average cost). Here the
+ * store asks the worker for one every CHECKPOINT_EVERY commits, through shared memory (a commit never
+ * waits for the worker, and the worker needs no event loop turn of the store's thread).
+ *
+ * A WAL restarts from its start only when a writer finds every page of it copied, which, with commits
+ * arriving while the worker copies, rarely happens on its own. So once the worker reports a WAL past
+ * WAL_RESTART_FRAMES, the store's connection checkpoints the few pages committed since, itself, at its
+ * next commit (the worker is idle then), and the next write restarts the WAL. The store's own
+ * autocheckpoint stays as a backstop at WAL_BACKSTOP_FRAMES, should the worker fall behind or fail.
+ */
+class Checkpointer {
+  /** Commits since the last checkpoint asked; the first is asked at once. */
+  private commits = CHECKPOINT_EVERY;
+  private readonly exited: Promise<void>;
+
+  /**
+   * @param state Shared with the worker: [0] checkpoints asked, [1] checkpoints done (the worker is idle
+   *   when they are equal), [2] WAL pages found by the last one, [3] stop, [4] the worker failed.
+   */
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly worker: Worker,
+    private readonly state: Int32Array,
+  ) {
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  }
+
+  /** Starts the worker; false when background checkpoints cannot run for this database. */
+  static start(db: Database.Database, synchronous: string): Checkpointer | false {
+    if (db.memory || db.name === '' || db.pragma('journal_mode', { simple: true }) !== 'wal') return false;
+    const driver = driverPath();
+    if (driver === undefined) return false;
+    const state = new Int32Array(new SharedArrayBuffer(5 * 4));
+    let worker: Worker;
+    try {
+      worker = new Worker(CHECKPOINT_WORKER, {
+        eval: true,
+        workerData: { driver, filename: resolve(db.name), synchronous, state: state.buffer },
+      });
+    } catch {
+      return false;
+    }
+    // A store nobody closes must not keep the process alive; a checkpoint cut short is safe.
+    worker.unref();
+    // A worker that fails or ends on its own: checkpoints go back inline (see afterCommit).
+    worker.on('error', () => Atomics.store(state, 4, 1));
+    worker.on('exit', () => Atomics.store(state, 4, 1));
+    db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_FRAMES}`);
+    return new Checkpointer(db, worker, state);
+  }
+
+  /**
+   * After each commit of the store: restarts the WAL or asks for a checkpoint when due. False when the
+   * worker failed: SQLite's own checkpoints are back, and the store drops this checkpointer.
+   */
+  afterCommit(): boolean {
+    const s = this.state;
+    if (Atomics.load(s, 4) !== 0) {
+      this.db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
+      return false;
+    }
+    this.commits++;
+    if (Atomics.load(s, 1) !== Atomics.load(s, 0)) return true; // it is checkpointing
+    if (Atomics.load(s, 2) >= WAL_RESTART_FRAMES) {
+      Atomics.store(s, 2, 0);
+      // PASSIVE: never waits. Should another connection checkpoint now, the WAL restarts after it, or at
+      // the next report.
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } else if (this.commits >= CHECKPOINT_EVERY) {
+      this.commits = 0;
+      Atomics.add(s, 0, 1);
+      Atomics.notify(s, 0);
+    }
+    return true;
+  }
+
+  /** Stops the worker, after the checkpoint it runs, if any. */
+  async stop(): Promise<void> {
+    this.worker.ref(); // the wait must keep the process alive
+    Atomics.store(this.state, 3, 1);
+    Atomics.add(this.state, 0, 1);
+    Atomics.notify(this.state, 0);
+    await this.exited;
+  }
+}
+
+/** With background checkpoints, the commits between two checkpoints asked of the worker (~4 pages each). */
+const CHECKPOINT_EVERY = 64;
+
+/** With background checkpoints, the WAL size (pages) from which the store's connection restarts the WAL. */
+const WAL_RESTART_FRAMES = 2000;
+
+/** With background checkpoints, the WAL size (pages) at which the store's connection checkpoints on its own. */
+const WAL_BACKSTOP_FRAMES = 4000;
+
 function parse<T>(row: DataRow | undefined): T | undefined {
   return row === undefined ? undefined : (JSON.parse(row.data) as T);
 }
@@ -392,9 +702,13 @@ function findConflict(
   return undefined;
 }
 
-/** Writes every entity; a write of an entity written before in the same change re-reads its row. */
-function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | undefined>): void {
+/**
+ * Writes every entity; a write of an entity written before in the same change re-reads its row.
+ * True when the index rows are due (see `put`).
+ */
+function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | undefined>, batch: number): boolean {
   let seen: Set<string> | undefined;
+  let due = false;
   for (let i = 0; i < writes.length; i++) {
     const w = writes[i] as Write;
     let row = current[i];
@@ -404,8 +718,9 @@ function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | unde
       if (seen.has(k)) row = s.current.get(w.kind, w.entity.id);
       seen.add(k);
     }
-    put(s, w, row);
+    if (put(s, w, row, batch)) due = true;
   }
+  return due;
 }
 
 /**
@@ -419,37 +734,129 @@ function keysOf(w: Write): string[] {
   return out;
 }
 
-/** Adds (or removes) the index row or unique key that `key` (from `keysOf`) names. */
-function applyKey(s: Statements, kind: string, id: string, createdAt: string, key: string, add: boolean): void {
-  const unique = key.charCodeAt(0) === 1;
+/** The prefix of a status index entry in `keys`. */
+const STATUS_KEY = 'status\u0000';
+
+/**
+ * The index entry every entity has (field '', value ''), not kept in `keys`: its rows order each kind
+ * by creation, for unfiltered pages.
+ */
+const ALL: [field: string, value: string] = ['', ''];
+const ALL_KEY = '\u0000';
+
+const isUnique = (key: string) => key.charCodeAt(0) === 1;
+
+/** Adds (or removes) the unique key that `key` (`\u0001key\0value`, from `keysOf`) names. */
+function applyUnique(s: Statements, kind: string, id: string, key: string, add: boolean): void {
   const sep = key.indexOf('\u0000');
-  const name = key.slice(unique ? 1 : 0, sep);
-  const value = key.slice(sep + 1);
-  if (unique) (add ? s.addUnique : s.dropUnique).run(kind, name, value, id);
-  else (add ? s.addIndex : s.dropIndex).run(kind, name, value, createdAt, id);
+  (add ? s.addUnique : s.dropUnique).run(kind, key.slice(1, sep), key.slice(sep + 1), id);
 }
 
-/** Writes the entity row and the index and unique-key rows that changed since `row` (absent: a new entity). */
-function put(s: Statements, w: Write, row: CurrentRow | undefined): void {
+/** Adds (or removes) the index row of entity `rid` that `key` (`field\0value`, from `keysOf`) names. */
+function applyIndex(
+  s: Statements,
+  d: { kind: string; id: string; rid: number },
+  at: string,
+  key: string,
+  add: boolean,
+) {
+  const sep = key.indexOf('\u0000');
+  const field = key.slice(0, sep);
+  const value = key.slice(sep + 1);
+  if (add) s.addIndex.run(d.kind, field, value, at, d.id, d.rid);
+  else s.dropIndex.run(d.kind, field, value, at, d.id);
+}
+
+/**
+ * Writes the entity row and the unique keys that changed since `row` (absent: a new entity). Index rows
+ * wait (see ENTITY_INDEX_BATCH): a new entity has none yet; an entity whose index entries change is
+ * marked in `oc_dirty` with what its index rows hold, unless its rows wait already. True when the index
+ * rows are due (`indexPending`): the row ids crossed a multiple of `batch`, or `batch` entities are marked.
+ */
+function put(s: Statements, w: Write, row: CurrentRow | undefined, batch: number): boolean {
   const e: AnyEntity = w.entity;
   const createdAt = createdAtOf(e);
   const keys = keysOf(w);
   const keysJson = JSON.stringify(keys);
   const data = JSON.stringify(e);
   if (row === undefined) {
-    s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
-    for (const k of new Set(keys)) applyKey(s, w.kind, e.id, createdAt, k, true);
-    return;
+    const { lastInsertRowid } = s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
+    addUniqueKeys(s, w.kind, e.id, keys);
+    return Number(lastInsertRowid) % batch === 0;
   }
   const moved = row.created_at !== createdAt;
   if (moved) s.updateCreated.run(e.version, createdAt, keysJson, data, row.rid);
   else s.update.run(e.version, keysJson, data, row.rid);
-  if (keysJson === row.keys && !moved) return;
+  if (keysJson === row.keys && !moved) return false;
   const before = new Set(JSON.parse(row.keys) as string[]);
   const after = new Set(keys);
   // Removals first: a unique key may move between the entity's own entries only through a removal.
-  for (const k of before) if (moved || !after.has(k)) applyKey(s, w.kind, e.id, row.created_at, k, false);
-  for (const k of after) if (moved || !before.has(k)) applyKey(s, w.kind, e.id, createdAt, k, true);
+  let changed = moved;
+  for (const k of before) {
+    if (after.has(k)) continue;
+    if (isUnique(k)) applyUnique(s, w.kind, e.id, k, false);
+    else changed = true;
+  }
+  for (const k of after) {
+    if (before.has(k)) continue;
+    if (isUnique(k)) applyUnique(s, w.kind, e.id, k, true);
+    else changed = true;
+  }
+  if (!changed || row.pending !== 0) return false;
+  const marked = s.markDirty.get(w.kind, e.id, row.created_at, row.keys);
+  return marked !== undefined && marked.n >= batch;
+}
+
+/** The unique keys of a new entity. */
+function addUniqueKeys(s: Statements, kind: string, id: string, keys: string[]): void {
+  for (const k of new Set(keys)) if (isUnique(k)) applyUnique(s, kind, id, k, true);
+}
+
+/**
+ * A change of one insert, without reading first: the entity row's (kind, id) key says whether the id
+ * is taken, then its unique keys are checked, as `findConflict` would. The conflict, or whether the
+ * index rows are due (see `put`). A conflict leaves writes behind: the caller rolls back.
+ */
+function insertOne(s: Statements, w: Write, batch: number): CommitConflict | boolean {
+  const e: AnyEntity = w.entity;
+  const keys = keysOf(w);
+  const inserted = s.insert.run(w.kind, e.id, e.version, createdAtOf(e), JSON.stringify(keys), JSON.stringify(e));
+  if (inserted.changes === 0) return { kind: w.kind, id: e.id, reason: 'exists' };
+  for (const [key, value] of uniqueKeys(w.kind, e)) {
+    const owner = s.uniqueOwner.get(w.kind, key, value)?.id;
+    if (owner !== undefined && owner !== e.id) return { kind: w.kind, id: e.id, reason: 'unique', key };
+  }
+  addUniqueKeys(s, w.kind, e.id, keys);
+  return Number(inserted.lastInsertRowid) % batch === 0;
+}
+
+/** The index entries in `keys` (a `keys` column), with the one every entity has. */
+function indexKeys(keys: string): Set<string> {
+  const out = new Set<string>([ALL_KEY]);
+  for (const k of JSON.parse(keys) as string[]) if (!isUnique(k)) out.add(k);
+  return out;
+}
+
+/**
+ * Writes the index rows that wait: all of those of the new entities, and the changes of the marked
+ * ones; then moves `entities_upto` to the last row and empties `oc_dirty`.
+ */
+function indexPending(s: Statements): void {
+  let marked = false;
+  for (const d of s.pending.all()) {
+    const now = indexKeys(d.keys);
+    if (d.indexed_at === null || d.indexed_keys === null) {
+      for (const k of now) applyIndex(s, d, d.created_at, k, true);
+      continue;
+    }
+    marked = true;
+    const was = indexKeys(d.indexed_keys);
+    const moved = d.indexed_at !== d.created_at;
+    for (const k of was) if (moved || !now.has(k)) applyIndex(s, d, d.indexed_at, k, false);
+    for (const k of now) if (moved || !was.has(k)) applyIndex(s, d, d.created_at, k, true);
+  }
+  s.entitiesIndexed.run();
+  if (marked) s.clearDirty.run();
 }
 
 /**
@@ -457,23 +864,15 @@ function put(s: Statements, w: Write, row: CurrentRow | undefined): void {
  * When the chain crosses a multiple of `batch`, writes the filter keys of every unindexed record.
  */
 function appendAudit(s: Statements, change: Change, batch: number): AuditEvent[] {
-  let head = readHead(s, false);
-  const first = head?.seq ?? 0;
   const out: AuditEvent[] = [];
+  if (change.audit.length === 0) return out;
+  let head: AuditHead | null = s.chainEnd.get() ?? null;
+  const first = head?.seq ?? 0;
   for (const draft of change.audit) {
     const event = change.seal(draft, head);
     const json = JSON.stringify(event);
-    s.addAudit.run(
-      event.seq,
-      event.id,
-      event.eventType,
-      event.entityType,
-      event.entityId,
-      event.actorId ?? null,
-      event.timestamp,
-      json,
-    );
-    out.push(JSON.parse(json) as AuditEvent);
+    s.addAudit.run(...columns(event, json));
+    if (change.quiet !== true) out.push(JSON.parse(json) as AuditEvent);
     head = { seq: event.seq, hash: event.hash };
   }
   const last = head?.seq ?? 0;
@@ -482,6 +881,11 @@ function appendAudit(s: Statements, change: Change, batch: number): AuditEvent[]
     s.auditIndexed.run(last);
   }
   return out;
+}
+
+/** The `oc_audit` columns of a record, then its JSON. */
+function columns(e: AuditEvent, data: string) {
+  return [e.seq, e.id, e.eventType, e.entityType, e.entityId, e.actorId ?? null, e.timestamp, data] as const;
 }
 
 /** The statements of one shape of audit query (see `auditStatements`). */
@@ -524,7 +928,7 @@ function auditStatements(db: Database.Database, used: AuditFilter[], after: bool
   }
   return {
     position: db.prepare<unknown[], { upto: number; afterSeq: number | null }>(
-      `SELECT (SELECT upto FROM oc_audit_indexed) AS upto${after ? `, ${AFTER_SEQ} AS afterSeq` : ''}`,
+      `SELECT ${AUDIT_UPTO} AS upto${after ? `, ${AFTER_SEQ} AS afterSeq` : ''}`,
     ),
     indexed: prepare(
       eq === undefined

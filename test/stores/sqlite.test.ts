@@ -38,7 +38,7 @@ const freshFile = () => join(dir, `store-${++n}.db`);
 
 async function openStore(
   filename: string,
-  options: { busyTimeoutMs?: number; auditIndexBatch?: number } = {},
+  options: { busyTimeoutMs?: number; auditIndexBatch?: number; entityIndexBatch?: number } = {},
 ): Promise<SqliteStore> {
   const store = new SqliteStore({ filename, ...options });
   open.push(store);
@@ -54,12 +54,13 @@ describe('SqliteStore conformance (:memory:)', () => {
   for (const c of storeConformanceCases()) it(c.name, async () => c.run(await openStore(':memory:')));
 });
 
-// The conformance cases hold fewer audit records than a batch: with small batches their queries also go
-// through the audit key rows, and through both the keys and the unindexed tail at once.
-for (const auditIndexBatch of [1, 3]) {
-  describe(`SqliteStore conformance (audit keys written every ${auditIndexBatch} records)`, () => {
+// The conformance cases hold fewer audit records and entities than a batch: with small batches their
+// queries also go through the audit key rows and the index rows, and through both those and the records
+// and entities that wait at once (new ones, and changed ones marked in oc_dirty).
+for (const batch of [1, 3]) {
+  describe(`SqliteStore conformance (audit keys and index rows written every ${batch})`, () => {
     for (const c of storeConformanceCases())
-      it(c.name, async () => c.run(await openStore(freshFile(), { auditIndexBatch })));
+      it(c.name, async () => c.run(await openStore(freshFile(), { auditIndexBatch: batch, entityIndexBatch: batch })));
   });
 }
 
@@ -194,6 +195,12 @@ describe('SqliteStore', () => {
       expect.objectContaining({ code: 'INVALID_INPUT' }),
     );
     expect(() => new SqliteStore({ filename: ':memory:', synchronous: 'OFF' as unknown as 'FULL' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+    expect(() => new SqliteStore({ filename: ':memory:', checkpoint: 'never' as unknown as 'inline' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+    expect(() => new SqliteStore({ filename: ':memory:', entityIndexBatch: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_INPUT' }),
     );
   });
