@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { OrchestrationError } from '../errors.js';
 import type { AuditEvent, AuditHead, StatusCounts } from '../types.js';
 import { indexEntries, uniqueKeys } from './indexing.js';
+import { cacheKey, ReadCache } from './sqlite-cache.js';
 import {
   AUDIT_INDEX_BATCH,
   AUDIT_KEY,
@@ -122,6 +123,8 @@ export class SqliteStore implements Store {
   private readonly synchronous: 'FULL' | 'NORMAL';
   private readonly busyTimeoutMs: number;
   private stmts: Statements | undefined;
+  /** What this connection last read and wrote (see ReadCache); only with a connection the store opened. */
+  private cache: ReadCache | undefined;
   private readonly filterQueries = new Map<number, Stmt<[Record<string, string | number>], string>>();
   private readonly entityIndexBatch: number;
   private readonly manyQueries = new Map<number, Stmt<string[], DataRow & { i: number }>>();
@@ -192,21 +195,50 @@ export class SqliteStore implements Store {
   }
 
   async get<K extends EntityKind>(kind: K, id: string): Promise<EntityMap[K] | undefined> {
-    return this.guard('get', () => parse(this.ready().get.get(kind, id)));
+    return this.guard('get', () => this.readMany([[kind, id]])[0] as EntityMap[K] | undefined);
   }
 
   async getMany(refs: ReadonlyArray<EntityRef>): Promise<Array<AnyEntity | undefined>> {
-    return this.guard('getMany', () => {
-      const s = this.ready();
-      if (refs.length === 1) {
-        const [kind, id] = refs[0] as EntityRef;
-        return [parse<AnyEntity>(s.get.get(kind, id))];
+    return this.guard('getMany', () => this.readMany(refs));
+  }
+
+  /**
+   * The entities `refs` name, from the cache when it knows them all (and nothing else wrote since),
+   * else in one statement (one snapshot), remembered.
+   */
+  private readMany(refs: ReadonlyArray<EntityRef>): Array<AnyEntity | undefined> {
+    const s = this.ready();
+    const out: Array<AnyEntity | undefined> = new Array(refs.length).fill(undefined);
+    if (refs.length === 0) return out;
+    const cache = this.cache;
+    if (cache !== undefined) {
+      cache.sync();
+      let all = true;
+      for (let i = 0; i < refs.length && all; i++) {
+        const [kind, id] = refs[i] as EntityRef;
+        const data = cache.data(cacheKey(kind, id));
+        if (data === undefined) all = false;
+        else if (data !== null) out[i] = JSON.parse(data) as AnyEntity;
       }
-      const out: Array<AnyEntity | undefined> = new Array(refs.length).fill(undefined);
-      if (refs.length === 0) return out;
-      for (const row of this.manyQuery(refs.length).all(...refs.flat())) out[row.i] = JSON.parse(row.data) as AnyEntity;
-      return out;
-    });
+      if (all) return out;
+      out.fill(undefined);
+    }
+    const found: Array<string | null> = new Array(refs.length).fill(null);
+    if (refs.length === 1) {
+      const [kind, id] = refs[0] as EntityRef;
+      found[0] = s.get.get(kind, id)?.data ?? null;
+    } else {
+      for (const row of this.manyQuery(refs.length).all(...refs.flat())) found[row.i] = row.data;
+    }
+    for (let i = 0; i < refs.length; i++) {
+      const data = found[i] as string | null;
+      if (data !== null) out[i] = JSON.parse(data) as AnyEntity;
+      if (cache !== undefined) {
+        const [kind, id] = refs[i] as EntityRef;
+        cache.rememberData(cacheKey(kind, id), data);
+      }
+    }
+    return out;
   }
 
   /** `n` lookups by (kind, id) in one statement (one snapshot), each row tagged with its position. */
@@ -333,18 +365,19 @@ export class SqliteStore implements Store {
         const { writes } = change;
         const batch = this.entityIndexBatch;
         let due: boolean;
+        const cache = this.cache;
         if (writes.length === 1 && (writes[0] as Write).expectedVersion === undefined) {
-          const inserted = insertOne(s, writes[0] as Write, batch);
+          const inserted = insertOne(s, writes[0] as Write, batch, cache);
           if (typeof inserted !== 'boolean') return [{ ok: false, conflict: inserted }, false];
           due = inserted;
         } else {
           const current: Array<CurrentRow | undefined> = [];
-          const conflict = findConflict(s, writes, current);
+          const conflict = findConflict(s, writes, current, cache);
           if (conflict !== undefined) return [{ ok: false, conflict }, false];
-          due = putAll(s, writes, current, batch);
+          due = putAll(s, writes, current, batch, cache);
         }
-        if (due) indexPending(s);
-        return [{ ok: true, events: appendAudit(s, change, this.auditIndexBatch) }, true];
+        if (due) indexPending(s, cache);
+        return [{ ok: true, events: appendAudit(s, change, this.auditIndexBatch, cache) }, true];
       }),
     );
     if (this.background && this.checkpointer !== false) this.afterCommit();
@@ -431,10 +464,12 @@ export class SqliteStore implements Store {
     return this.guard('clear', () =>
       this.immediate((s): [AuditEvent[], boolean] => {
         for (const del of s.clear) del.run();
+        // Everything goes: nothing remembered of before may serve again.
+        this.cache?.clear();
         let due = false;
-        for (const w of change.writes) if (put(s, w, undefined, this.entityIndexBatch)) due = true;
-        if (due) indexPending(s);
-        return [appendAudit(s, change, this.auditIndexBatch), true];
+        for (const w of change.writes) if (put(s, w, undefined, this.entityIndexBatch, this.cache)) due = true;
+        if (due) indexPending(s, this.cache);
+        return [appendAudit(s, change, this.auditIndexBatch, this.cache), true];
       }),
     );
   }
@@ -462,6 +497,9 @@ export class SqliteStore implements Store {
       this.db.pragma(`synchronous = ${this.synchronous}`);
       migrate(this.db);
       this.stmts = prepareStatements(this.db);
+      if (this.owned) {
+        this.cache = new ReadCache(this.db.prepare<[], number>('PRAGMA data_version').pluck());
+      }
     }
     return this.stmts;
   }
@@ -470,11 +508,17 @@ export class SqliteStore implements Store {
   private immediate<T>(fn: (s: Statements) => [result: T, commit: boolean]): T {
     const s = this.ready();
     s.begin.run();
+    const cache = this.cache;
     try {
+      // The write lock is held: what the cache knows now stays true until COMMIT.
+      cache?.sync();
       const [result, commit] = fn(s);
       (commit ? s.commit : s.rollback).run();
+      if (commit) cache?.committed();
+      else cache?.abandon();
       return result;
     } catch (err) {
+      cache?.clear();
       try {
         if (this.db.inTransaction) s.rollback.run();
       } catch {
@@ -680,11 +724,12 @@ function findConflict(
   s: Statements,
   writes: Write[],
   current: Array<CurrentRow | undefined>,
+  cache: ReadCache | undefined,
 ): CommitConflict | undefined {
   const claimed = new Map<string, string>();
   for (const w of writes) {
     const { id } = w.entity;
-    const row = s.current.get(w.kind, id);
+    const row = currentRow(s, w.kind, id, cache);
     current.push(row);
     if (w.expectedVersion === undefined) {
       if (row !== undefined) return { kind: w.kind, id, reason: 'exists' };
@@ -703,10 +748,30 @@ function findConflict(
 }
 
 /**
+ * The stored row of an entity as a commit checks it, from the cache when it knows it. Only for reads
+ * before the commit writes anything: the row is remembered as committed state.
+ */
+function currentRow(s: Statements, kind: string, id: string, cache: ReadCache | undefined): CurrentRow | undefined {
+  if (cache === undefined) return s.current.get(kind, id);
+  const key = cacheKey(kind, id);
+  const known = cache.row(key);
+  if (known !== undefined) return known ?? undefined;
+  const row = s.current.get(kind, id);
+  cache.rememberRow(key, row ?? null);
+  return row;
+}
+
+/**
  * Writes every entity; a write of an entity written before in the same change re-reads its row.
  * True when the index rows are due (see `put`).
  */
-function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | undefined>, batch: number): boolean {
+function putAll(
+  s: Statements,
+  writes: Write[],
+  current: Array<CurrentRow | undefined>,
+  batch: number,
+  cache: ReadCache | undefined,
+): boolean {
   let seen: Set<string> | undefined;
   let due = false;
   for (let i = 0; i < writes.length; i++) {
@@ -718,7 +783,7 @@ function putAll(s: Statements, writes: Write[], current: Array<CurrentRow | unde
       if (seen.has(k)) row = s.current.get(w.kind, w.entity.id);
       seen.add(k);
     }
-    if (put(s, w, row, batch)) due = true;
+    if (put(s, w, row, batch, cache)) due = true;
   }
   return due;
 }
@@ -773,21 +838,39 @@ function applyIndex(
  * marked in `oc_dirty` with what its index rows hold, unless its rows wait already. True when the index
  * rows are due (`indexPending`): the row ids crossed a multiple of `batch`, or `batch` entities are marked.
  */
-function put(s: Statements, w: Write, row: CurrentRow | undefined, batch: number): boolean {
+function put(
+  s: Statements,
+  w: Write,
+  row: CurrentRow | undefined,
+  batch: number,
+  cache: ReadCache | undefined,
+): boolean {
   const e: AnyEntity = w.entity;
   const createdAt = createdAtOf(e);
   const keys = keysOf(w);
   const keysJson = JSON.stringify(keys);
   const data = JSON.stringify(e);
+  const stage = (rid: number, pending: number) =>
+    cache?.stage(cacheKey(w.kind, e.id), data, {
+      rid,
+      version: e.version,
+      created_at: createdAt,
+      keys: keysJson,
+      pending,
+    });
   if (row === undefined) {
     const { lastInsertRowid } = s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
     addUniqueKeys(s, w.kind, e.id, keys);
+    stage(Number(lastInsertRowid), 1);
     return Number(lastInsertRowid) % batch === 0;
   }
   const moved = row.created_at !== createdAt;
   if (moved) s.updateCreated.run(e.version, createdAt, keysJson, data, row.rid);
   else s.update.run(e.version, keysJson, data, row.rid);
-  if (keysJson === row.keys && !moved) return false;
+  if (keysJson === row.keys && !moved) {
+    stage(row.rid, row.pending);
+    return false;
+  }
   const before = new Set(JSON.parse(row.keys) as string[]);
   const after = new Set(keys);
   // Removals first: a unique key may move between the entity's own entries only through a removal.
@@ -802,6 +885,7 @@ function put(s: Statements, w: Write, row: CurrentRow | undefined, batch: number
     if (isUnique(k)) applyUnique(s, w.kind, e.id, k, true);
     else changed = true;
   }
+  stage(row.rid, changed ? 1 : row.pending);
   if (!changed || row.pending !== 0) return false;
   const marked = s.markDirty.get(w.kind, e.id, row.created_at, row.keys);
   return marked !== undefined && marked.n >= batch;
@@ -817,17 +901,28 @@ function addUniqueKeys(s: Statements, kind: string, id: string, keys: string[]):
  * is taken, then its unique keys are checked, as `findConflict` would. The conflict, or whether the
  * index rows are due (see `put`). A conflict leaves writes behind: the caller rolls back.
  */
-function insertOne(s: Statements, w: Write, batch: number): CommitConflict | boolean {
+function insertOne(s: Statements, w: Write, batch: number, cache: ReadCache | undefined): CommitConflict | boolean {
   const e: AnyEntity = w.entity;
   const keys = keysOf(w);
-  const inserted = s.insert.run(w.kind, e.id, e.version, createdAtOf(e), JSON.stringify(keys), JSON.stringify(e));
+  const createdAt = createdAtOf(e);
+  const keysJson = JSON.stringify(keys);
+  const data = JSON.stringify(e);
+  const inserted = s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
   if (inserted.changes === 0) return { kind: w.kind, id: e.id, reason: 'exists' };
   for (const [key, value] of uniqueKeys(w.kind, e)) {
     const owner = s.uniqueOwner.get(w.kind, key, value)?.id;
     if (owner !== undefined && owner !== e.id) return { kind: w.kind, id: e.id, reason: 'unique', key };
   }
   addUniqueKeys(s, w.kind, e.id, keys);
-  return Number(inserted.lastInsertRowid) % batch === 0;
+  const rid = Number(inserted.lastInsertRowid);
+  cache?.stage(cacheKey(w.kind, e.id), data, {
+    rid,
+    version: e.version,
+    created_at: createdAt,
+    keys: keysJson,
+    pending: 1,
+  });
+  return rid % batch === 0;
 }
 
 /** The index entries in `keys` (a `keys` column), with the one every entity has. */
@@ -841,7 +936,8 @@ function indexKeys(keys: string): Set<string> {
  * Writes the index rows that wait: all of those of the new entities, and the changes of the marked
  * ones; then moves `entities_upto` to the last row and empties `oc_dirty`.
  */
-function indexPending(s: Statements): void {
+function indexPending(s: Statements, cache: ReadCache | undefined): void {
+  cache?.stageIndexed();
   let marked = false;
   for (const d of s.pending.all()) {
     const now = indexKeys(d.keys);
@@ -863,10 +959,11 @@ function indexPending(s: Statements): void {
  * Seals and inserts the change's drafts after the current head, which the open write transaction pins.
  * When the chain crosses a multiple of `batch`, writes the filter keys of every unindexed record.
  */
-function appendAudit(s: Statements, change: Change, batch: number): AuditEvent[] {
+function appendAudit(s: Statements, change: Change, batch: number, cache: ReadCache | undefined): AuditEvent[] {
   const out: AuditEvent[] = [];
   if (change.audit.length === 0) return out;
-  let head: AuditHead | null = s.chainEnd.get() ?? null;
+  const known = cache?.chainEnd();
+  let head: AuditHead | null = known !== undefined ? known : (s.chainEnd.get() ?? null);
   const first = head?.seq ?? 0;
   for (const draft of change.audit) {
     const event = change.seal(draft, head);
@@ -875,6 +972,7 @@ function appendAudit(s: Statements, change: Change, batch: number): AuditEvent[]
     if (change.quiet !== true) out.push(JSON.parse(json) as AuditEvent);
     head = { seq: event.seq, hash: event.hash };
   }
+  cache?.stageChainEnd(head);
   const last = head?.seq ?? 0;
   if (Math.floor(last / batch) > Math.floor(first / batch)) {
     s.indexAudit.run();
