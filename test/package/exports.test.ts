@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -63,5 +64,34 @@ describe('the built package', () => {
     const all = Object.fromEntries(entries.map((e) => [e, true]));
     expect(JSON.parse(esm)).toEqual(all);
     expect(JSON.parse(cjs)).toEqual(all);
+  });
+  it('runs SqliteStore with background checkpoints from the CommonJS and the ESM build', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oc-pkg-sqlite-'));
+    try {
+      const body = (file: string) => `
+         const store = new SqliteStore({ filename: ${JSON.stringify(file)}, synchronous: 'NORMAL' });
+         const c = new OrchestrationConnector({ store });
+         for (let i = 0; i < 80; i++) await c.createActor({ name: 'A' + i, role: 'bot' });
+         const worker = typeof store.checkpointer;
+         const v = await c.verifyAuditTrail();
+         await c.close();
+         console.log(JSON.stringify({ worker, valid: v.valid, count: v.count }));`;
+      const cjs = node([
+        '-e',
+        `const { OrchestrationConnector } = require('orchestration-connector');
+         const { SqliteStore } = require('orchestration-connector/sqlite');
+         (async () => { ${body(join(dir, 'cjs.db'))} })();`,
+      ]);
+      const esm = node([
+        '--input-type=module',
+        '-e',
+        `const { OrchestrationConnector } = await import('orchestration-connector');
+         const { SqliteStore } = await import('orchestration-connector/sqlite');
+         ${body(join(dir, 'esm.db'))}`,
+      ]);
+      for (const out of [cjs, esm]) expect(JSON.parse(out)).toEqual({ worker: 'object', valid: true, count: 80 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
