@@ -49,8 +49,8 @@ export function evaluateTargets(results: BenchResult[]): TargetStatus[] {
       true,
       `${fmt(perCycle, 1)} µs per cycle (3 calls, 4 commits, 5 audit records, 6 SHA-256) against ${fmt(floorPerCycle, 1)} µs for the hand-written minimal cycle. ` +
         'Bound by the 4 commits, ~55% of the CPU profile (each a copy of the entity into the store and its index changes, and per record the canonical JSON, ' +
-        'a SHA-256 (~0.6 µs, a third of it the native call) and the audit columns), garbage collection 5-15% (the store keeps ~2.2 KB per cycle; it is why the mean ' +
-        'is well above the median), the rest spread over input parsing, params checks, the handler run with its timeout and the domain rules; ' +
+        'a SHA-256 (~0.6 µs, a third of it the native call) and the audit columns), garbage collection ~15% (a cycle allocates ~42 KB, ' +
+        'so a young-generation collection comes every ~400 cycles and copies the ~2.2 KB each cycle keeps, ~2.2 ms each: it is why the mean is well above the median), the rest spread over input parsing, params checks, the handler run with its timeout and the domain rules; ' +
         'the minimal cycle keeps nothing and checks nothing',
     ),
   );
@@ -201,8 +201,8 @@ export function evaluateTargets(results: BenchResult[]): TargetStatus[] {
         true,
         r && f
           ? `${fmt(r.opsPerSec ?? 0)} against ${fmt(f.opsPerSec ?? 0)} cycles/s; ${fmt(1e6 / (f.opsPerSec ?? 1) / 4, 1)} µs per raw commit (WAL write${store === 'sqlite-full' ? ' + fsync' : ''}). ` +
-              'The store writes ~3x the WAL of the floor (checkpoints off: ~100 KB against ~34 KB per cycle, ~6 pages per commit: the entity row, its changed status index row, the audit row, audit filter keys in batches of 128). ' +
-              "With FULL the 4 fsyncs per cycle dominate both; with NORMAL the connector CPU per cycle (~100 µs) and ~9 statements per commit against the floor's 4-5 bound it"
+              'The store writes ~1.7x the WAL pages of the floor (~14.5 against ~8.5 per cycle: per commit the entity row and the audit row, as the floor, plus the (kind, id) key of a new entity, page 1 as the file grows, and index rows and audit filter keys in batches of 32 entities and 128 records). ' +
+              "With FULL the 4 fsyncs per cycle dominate both; with NORMAL (checkpoints in a worker thread) SQLite's own work per cycle (~190 µs: 4 COMMITs of ~19 µs, ~20 statements) is more than the floor's whole cycle (~110 µs), and the connector adds its ~35 µs"
           : 'not measured',
       ),
     );
