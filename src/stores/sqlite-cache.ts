@@ -8,8 +8,12 @@ interface Known {
   row: CurrentRow | null | undefined;
 }
 
-/** How many entities the cache keeps (the oldest go first): the hot set is the few in flight. */
+/**
+ * How many entities the cache keeps, and how many characters of JSON in all (the oldest go first):
+ * the hot set is the few in flight. An entity of more than an eighth of that is not kept.
+ */
 const MAX_ENTITIES = 256;
+const MAX_CHARS = 4 * 1024 * 1024;
 
 /** The cache key of an entity. */
 export const cacheKey = (kind: string, id: string): string => `${kind}\u0000${id}`;
@@ -34,6 +38,8 @@ export const cacheKey = (kind: string, id: string): string => `${kind}\u0000${id
 export class ReadCache {
   private version = -1;
   private readonly known = new Map<string, Known>();
+  /** Characters of JSON in `known`. */
+  private chars = 0;
   private chain: AuditHead | null | undefined;
   private staged: Array<[key: string, data: string, row: CurrentRow]> = [];
   private stagedChain: AuditHead | null | undefined;
@@ -53,6 +59,7 @@ export class ReadCache {
   /** Forgets everything (and what is staged). */
   clear(): void {
     this.known.clear();
+    this.chars = 0;
     this.chain = undefined;
     this.abandon();
   }
@@ -75,16 +82,18 @@ export class ReadCache {
   /** Remembers an entity's JSON read from the committed state. */
   rememberData(key: string, data: string | null): void {
     const k = this.entry(key);
-    k.data = data;
-    // A row seen without its data, or data without its row, must not pair with a stale other half.
+    this.setData(k, data);
+    // An absent entity has no row either.
     if (data === null) k.row = null;
+    this.trim();
   }
 
   /** Remembers an entity's row read from the committed state (inside a write, before it writes). */
   rememberRow(key: string, row: CurrentRow | null): void {
     const k = this.entry(key);
     k.row = row;
-    if (row === null) k.data = null;
+    if (row === null) this.setData(k, null);
+    this.trim();
   }
 
   /** Stages an entity as the open write transaction leaves it. */
@@ -104,14 +113,22 @@ export class ReadCache {
 
   /** `COMMIT` returned: keeps what was staged. */
   committed(): void {
-    if (this.stagedIndexed) this.known.clear();
-    else {
+    if (this.stagedIndexed) {
+      this.known.clear();
+      this.chars = 0;
+    } else {
       for (const [key, data, row] of this.staged) {
         // Re-inserted, so that what was written last goes last.
-        this.known.delete(key);
-        this.entry(key).data = data;
-        (this.known.get(key) as Known).row = row;
+        const old = this.known.get(key);
+        if (old !== undefined) {
+          this.setData(old, undefined);
+          this.known.delete(key);
+        }
+        const k = this.entry(key);
+        this.setData(k, data);
+        k.row = row;
       }
+      this.trim();
     }
     if (this.stagedChain !== undefined) this.chain = this.stagedChain;
     this.abandon();
@@ -127,10 +144,25 @@ export class ReadCache {
   private entry(key: string): Known {
     let k = this.known.get(key);
     if (k === undefined) {
-      if (this.known.size >= MAX_ENTITIES) this.known.delete(this.known.keys().next().value as string);
       k = { data: undefined, row: undefined };
       this.known.set(key, k);
     }
     return k;
+  }
+
+  /** Sets an entity's JSON, counting its characters; one too large to keep stays unknown. */
+  private setData(k: Known, data: string | null | undefined): void {
+    if (typeof k.data === 'string') this.chars -= k.data.length;
+    k.data = typeof data === 'string' && data.length > MAX_CHARS / 8 ? undefined : data;
+    if (typeof k.data === 'string') this.chars += k.data.length;
+  }
+
+  /** Drops the oldest entities while there are too many, or too many characters of them. */
+  private trim(): void {
+    while (this.known.size > MAX_ENTITIES || this.chars > MAX_CHARS) {
+      const [key, k] = this.known.entries().next().value as [string, Known];
+      if (typeof k.data === 'string') this.chars -= k.data.length;
+      this.known.delete(key);
+    }
   }
 }

@@ -126,6 +126,29 @@ describe('SqliteStore read cache', () => {
     expect(await b.get('actor', first.id)).toMatchObject({ version: 2, name: 'Again' });
   });
 
+  it('keeps at most 4 M characters of JSON, and no entity of more than an eighth of that', async () => {
+    const [a, b] = await twoStores();
+    type Internals = { cache: { chars: number; data(key: string): string | null | undefined } };
+    const cache = (a as unknown as Internals).cache;
+    const big = (i: number) => actorEntity({ name: `${i}`.padEnd(300_000, 'x') });
+    const actors = Array.from({ length: 20 }, (_, i) => big(i));
+    for (const actor of actors) expectOk(await a.commit(changeOf([insertOf('actor', actor)])));
+    expect(cache.chars).toBeGreaterThan(3_000_000);
+    expect(cache.chars).toBeLessThanOrEqual(4 * 1024 * 1024);
+    // The oldest went first; the newest is kept.
+    expect(cache.data(`actor\u0000${actors[0]?.id}`)).toBeUndefined();
+    expect(cache.data(`actor\u0000${actors[19]?.id}`)).toContain('"name":"19x');
+    const huge = actorEntity({ name: 'h'.padEnd(600_000, 'x') });
+    expectOk(await a.commit(changeOf([insertOf('actor', huge)])));
+    expect(cache.data(`actor\u0000${huge.id}`)).toBeUndefined();
+    // Every read is still right, kept or not.
+    for (const actor of [actors[0] as Actor, actors[19] as Actor, huge]) {
+      expect((await a.get('actor', actor.id))?.name).toBe(actor.name);
+      expectOk(await b.commit(changeOf([updateOf('actor', actor, { name: 'short' })])));
+      expect(await a.get('actor', actor.id)).toMatchObject({ name: 'short', version: 2 });
+    }
+  });
+
   it('is not used on a database handle the caller owns (its own writes would not show)', async () => {
     const db = new Database(join(dir, `owned-${++n}.db`));
     open.push(db);
