@@ -1,8 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSealer } from '../../src/audit/chain.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { Store } from '../../src/stores/store.js';
+import { draftOf } from '../../src/testing/fixtures.js';
+import type { AuditEvent } from '../../src/types.js';
 
 let sharedPglite: Promise<import('@electric-sql/pglite').PGlite> | undefined;
 
@@ -72,4 +75,29 @@ export function storesUnderTest(): StoreUnderTest[] {
   }
   const only = process.env.STORES?.split(',').map((s) => s.trim());
   return only ? all.filter((s) => only.includes(s.name)) : all;
+}
+
+/**
+ * A sealed chain of `count` records of a few types, entities, actors and timestamps one second apart
+ * (for databases of older schema versions that tests write by hand).
+ */
+export function sealedChain(count: number): AuditEvent[] {
+  const seal = createSealer();
+  const out: AuditEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const last = out[out.length - 1];
+    out.push(
+      seal(
+        draftOf({
+          eventType: i % 3 === 0 ? 'actor_created' : 'policy_updated',
+          entityType: i % 3 === 0 ? 'actor' : 'policy',
+          entityId: `e${i % 4}`,
+          ...(i % 2 === 0 ? { actorId: `actor_${i % 5}` } : {}),
+          timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
+        }),
+        last === undefined ? null : { seq: last.seq, hash: last.hash },
+      ),
+    );
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, findChainBreak } from '../../src/audit/chain.js';
+import { findChainBreak } from '../../src/audit/chain.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/sqlite.js';
 import { indexEntries, uniqueKeys } from '../../src/stores/indexing.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -27,6 +27,7 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { ActionProposal, Actor, AuditEvent } from '../../src/types.js';
+import { sealedChain } from '../helpers/stores.js';
 
 const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -359,27 +360,6 @@ describe('SqliteStore v4: migration from v3', () => {
     db.close();
   }
 
-  function chain(count: number): AuditEvent[] {
-    const seal = createSealer();
-    const out: AuditEvent[] = [];
-    for (let i = 0; i < count; i++) {
-      const last = out[out.length - 1];
-      out.push(
-        seal(
-          draftOf({
-            eventType: i % 3 === 0 ? 'actor_created' : 'policy_updated',
-            entityType: i % 3 === 0 ? 'actor' : 'policy',
-            entityId: `e${i % 4}`,
-            ...(i % 2 === 0 ? { actorId: `actor_${i % 5}` } : {}),
-            timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
-          }),
-          last === undefined ? null : { seq: last.seq, hash: last.hash },
-        ),
-      );
-    }
-    return out;
-  }
-
   /** The entities of the v3 databases: actors created out of id order, actions with unique keys, the policy. */
   function population(): Array<[EntityKind, AnyEntity]> {
     const actors = Array.from({ length: 40 }, (_, i) =>
@@ -403,7 +383,7 @@ describe('SqliteStore v4: migration from v3', () => {
   it('upgrades a populated v3 database: entities, index rows, unique keys and the audit chain carry over', async () => {
     const file = freshFile();
     const entities = population();
-    const events = chain(300);
+    const events = sealedChain(300);
     v3Database(file, entities, events, 256);
 
     const store = await openStore(file, { entityIndexBatch: 4, auditIndexBatch: 7 });
@@ -467,7 +447,7 @@ describe('SqliteStore v4: migration from v3', () => {
   it('upgrades once when several processes open the same v3 database at once', async () => {
     const file = freshFile();
     const entities = population();
-    v3Database(file, entities, chain(40), 32);
+    v3Database(file, entities, sealedChain(40), 32);
     const script = `
       const { SqliteStore } = await import(${JSON.stringify(join(repoRoot, 'src/stores/sqlite.ts'))});
       const store = new SqliteStore({ filename: ${JSON.stringify(file)} });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, findChainBreak } from '../../src/audit/chain.js';
+import { findChainBreak } from '../../src/audit/chain.js';
 import { OrchestrationError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/sqlite.js';
 import { indexEntries, statusOf, uniqueKeys } from '../../src/stores/indexing.js';
@@ -21,6 +21,7 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { Actor, AuditEvent } from '../../src/types.js';
+import { sealedChain } from '../helpers/stores.js';
 
 let dir: string;
 let n = 0;
@@ -247,27 +248,6 @@ describe('SqliteStore', () => {
       db.close();
     }
 
-    function chain(n: number): AuditEvent[] {
-      const seal = createSealer();
-      const out: AuditEvent[] = [];
-      for (let i = 0; i < n; i++) {
-        const last = out[out.length - 1];
-        out.push(
-          seal(
-            draftOf({
-              eventType: i % 3 === 0 ? 'actor_created' : 'policy_updated',
-              entityType: i % 3 === 0 ? 'actor' : 'policy',
-              entityId: `e${i % 4}`,
-              ...(i % 2 === 0 ? { actorId: `actor_${i % 5}` } : {}),
-              timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
-            }),
-            last === undefined ? null : { seq: last.seq, hash: last.hash },
-          ),
-        );
-      }
-      return out;
-    }
-
     it('upgrades a v2 database on first open: entities, index rows, unique keys and the audit chain carry over', async () => {
       const file = freshFile();
       const actors = Array.from({ length: 30 }, (_, i) =>
@@ -279,7 +259,7 @@ describe('SqliteStore', () => {
       );
       const action = actionEntity({ idempotencyKey: 'from-v2', actorId: actors[0]?.id as string });
       const policy = policyEntity();
-      const events = chain(300);
+      const events = sealedChain(300);
       v2Database(
         file,
         [...actors.map((a) => ['actor', a] as [EntityKind, AnyEntity]), ['action', action], ['policy', policy]],
@@ -352,7 +332,7 @@ describe('SqliteStore', () => {
     it('upgrades once when several stores open the same v2 database at once', async () => {
       const file = freshFile();
       const actor = actorEntity();
-      v2Database(file, [['actor', actor]], chain(5));
+      v2Database(file, [['actor', actor]], sealedChain(5));
       const stores = [new SqliteStore({ filename: file }), new SqliteStore({ filename: file })];
       open.push(...stores);
       await Promise.all(stores.map((s) => s.init()));
