@@ -850,25 +850,17 @@ function put(
   const keys = keysOf(w);
   const keysJson = JSON.stringify(keys);
   const data = JSON.stringify(e);
-  const stage = (rid: number, pending: number) =>
-    cache?.stage(cacheKey(w.kind, e.id), data, {
-      rid,
-      version: e.version,
-      created_at: createdAt,
-      keys: keysJson,
-      pending,
-    });
   if (row === undefined) {
     const { lastInsertRowid } = s.insert.run(w.kind, e.id, e.version, createdAt, keysJson, data);
     addUniqueKeys(s, w.kind, e.id, keys);
-    stage(Number(lastInsertRowid), 1);
+    stageWrite(cache, w, data, createdAt, keysJson, Number(lastInsertRowid), 1);
     return Number(lastInsertRowid) % batch === 0;
   }
   const moved = row.created_at !== createdAt;
   if (moved) s.updateCreated.run(e.version, createdAt, keysJson, data, row.rid);
   else s.update.run(e.version, keysJson, data, row.rid);
   if (keysJson === row.keys && !moved) {
-    stage(row.rid, row.pending);
+    stageWrite(cache, w, data, createdAt, keysJson, row.rid, row.pending);
     return false;
   }
   const before = new Set(JSON.parse(row.keys) as string[]);
@@ -885,7 +877,7 @@ function put(
     if (isUnique(k)) applyUnique(s, w.kind, e.id, k, true);
     else changed = true;
   }
-  stage(row.rid, changed ? 1 : row.pending);
+  stageWrite(cache, w, data, createdAt, keysJson, row.rid, changed ? 1 : row.pending);
   if (!changed || row.pending !== 0) return false;
   const marked = s.markDirty.get(w.kind, e.id, row.created_at, row.keys);
   return marked !== undefined && marked.n >= batch;
@@ -915,14 +907,23 @@ function insertOne(s: Statements, w: Write, batch: number, cache: ReadCache | un
   }
   addUniqueKeys(s, w.kind, e.id, keys);
   const rid = Number(inserted.lastInsertRowid);
-  cache?.stage(cacheKey(w.kind, e.id), data, {
-    rid,
-    version: e.version,
-    created_at: createdAt,
-    keys: keysJson,
-    pending: 1,
-  });
+  stageWrite(cache, w, data, createdAt, keysJson, rid, 1);
   return rid % batch === 0;
+}
+
+/** Stages an entity as the open write transaction leaves it (its row `rid`; `pending`: see CurrentRow). */
+function stageWrite(
+  cache: ReadCache | undefined,
+  w: Write,
+  data: string,
+  createdAt: string,
+  keys: string,
+  rid: number,
+  pending: number,
+): void {
+  if (cache === undefined) return;
+  const { id, version } = w.entity;
+  cache.stage(cacheKey(w.kind, id), data, { rid, version, created_at: createdAt, keys, pending });
 }
 
 /** The index entries in `keys` (a `keys` column), with the one every entity has. */
