@@ -27,6 +27,7 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { ActionProposal, Actor, AuditEvent } from '../../src/types.js';
+import { legacyAuditWriter, sqliteAtVersion } from '../helpers/sqlite-legacy.js';
 import { sealedChain } from '../helpers/stores.js';
 
 const run = promisify(execFile);
@@ -305,22 +306,13 @@ describe('SqliteStore v4: migration from v3', () => {
    * unique keys, records, and the audit key rows of the records up to `indexedUpto`.
    */
   function v3Database(file: string, entities: Array<[EntityKind, AnyEntity]>, events: AuditEvent[], upto: number) {
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE oc_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO oc_migrations (version, applied_at) VALUES (?, ?)').run(m.version, 'then');
-    }
+    const db = sqliteAtVersion(file, 3);
     const entity = db.prepare(
       'INSERT INTO oc_entities (kind, id, version, created_at, keys, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const index = db.prepare('INSERT INTO oc_index (kind, field, value, created_at, id) VALUES (?, ?, ?, ?, ?)');
     const unique = db.prepare('INSERT INTO oc_unique (kind, key, value, id) VALUES (?, ?, ?, ?)');
-    const audit = db.prepare(
-      `INSERT INTO oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const audit = legacyAuditWriter(db);
     const key = db.prepare('INSERT OR IGNORE INTO oc_audit_keys (key, seq) VALUES (?, ?)');
     db.transaction(() => {
       for (const [kind, e] of entities) {
@@ -334,16 +326,7 @@ describe('SqliteStore v4: migration from v3', () => {
         for (const [k, value] of uniqueKeys(kind, e)) unique.run(kind, k, value, e.id);
       }
       for (const ev of events) {
-        audit.run(
-          ev.seq,
-          ev.id,
-          ev.eventType,
-          ev.entityType,
-          ev.entityId,
-          ev.actorId ?? null,
-          ev.timestamp,
-          JSON.stringify(ev),
-        );
+        audit(ev);
         if (ev.seq > upto) continue;
         for (const k of [
           `e:${ev.eventType}`,

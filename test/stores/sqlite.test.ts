@@ -21,6 +21,7 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { Actor, AuditEvent } from '../../src/types.js';
+import { legacyAuditWriter, sqliteAtVersion } from '../helpers/sqlite-legacy.js';
 import { sealedChain } from '../helpers/stores.js';
 
 let dir: string;
@@ -209,22 +210,13 @@ describe('SqliteStore', () => {
   describe('migration from v2', () => {
     /** A database at schema v2 holding what the v2 store wrote: entity rows, index rows, unique keys, records. */
     function v2Database(file: string, entities: Array<[EntityKind, AnyEntity]>, events: AuditEvent[]): void {
-      const db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.exec('CREATE TABLE oc_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-      for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 2)) {
-        db.exec(m.sql);
-        db.prepare('INSERT INTO oc_migrations (version, applied_at) VALUES (?, ?)').run(m.version, 'then');
-      }
+      const db = sqliteAtVersion(file, 2);
       const entity = db.prepare(
         'INSERT INTO oc_entities (kind, id, version, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?)',
       );
       const index = db.prepare('INSERT INTO oc_index (kind, field, value, id, created_at) VALUES (?, ?, ?, ?, ?)');
       const unique = db.prepare('INSERT INTO oc_unique (kind, key, value, id) VALUES (?, ?, ?, ?)');
-      const audit = db.prepare(
-        `INSERT INTO oc_audit (seq, id, event_type, entity_type, entity_id, actor_id, timestamp, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      const audit = legacyAuditWriter(db);
       db.transaction(() => {
         for (const [kind, e] of entities) {
           const at = createdAtOf(e);
@@ -232,18 +224,7 @@ describe('SqliteStore', () => {
           for (const [field, value] of indexEntries(kind, e)) index.run(kind, field, value, e.id, at);
           for (const [key, value] of uniqueKeys(kind, e)) unique.run(kind, key, value, e.id);
         }
-        for (const ev of events) {
-          audit.run(
-            ev.seq,
-            ev.id,
-            ev.eventType,
-            ev.entityType,
-            ev.entityId,
-            ev.actorId ?? null,
-            ev.timestamp,
-            JSON.stringify(ev),
-          );
-        }
+        for (const ev of events) audit(ev);
       })();
       db.close();
     }
