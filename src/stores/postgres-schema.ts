@@ -129,15 +129,10 @@ const MIGRATIONS: Migration[] = [
 ];
 
 /**
- * `oc_commit`: a whole commit in one statement, so that it costs one round trip. In order: each
- * entity write (conditional insert or update), its index rows (only those that changed) and unique
- * keys, the NOTIFY payloads, and last the audit head row, locked only now and held until COMMIT. A
- * failed condition raises SQLSTATE OC409 with DETAIL `write:reason[:key]` (write counts from 1); a
- * head that is not the one the records were sealed after raises OC412 with DETAIL `seq:hash`. Either
- * aborts the statement, so nothing of the commit is written.
+ * The parameters of `oc_commit` and the start of its declarations, the same in every schema version:
+ * version 4 replaces version 3's function in place, so a process still at version 3 keeps calling it.
  */
-function commitFunction(s: string): string {
-  return `CREATE FUNCTION ${s}.oc_commit(
+const OC_COMMIT_HEAD = `(
       p_kind text[], p_id text[], p_expected int[], p_version int[], p_created text[], p_data text[],
       p_ix_w int[], p_ix_field text[], p_ix_value text[],
       p_uq_w int[], p_uq_key text[], p_uq_value text[],
@@ -150,7 +145,18 @@ function commitFunction(s: string): string {
       i int;
       j int;
       rc bigint;
-      n int := coalesce(array_length(p_kind, 1), 0);
+      n int := coalesce(array_length(p_kind, 1), 0);`;
+
+/**
+ * `oc_commit`: a whole commit in one statement, so that it costs one round trip. In order: each
+ * entity write (conditional insert or update), its index rows (only those that changed) and unique
+ * keys, the NOTIFY payloads, and last the audit head row, locked only now and held until COMMIT. A
+ * failed condition raises SQLSTATE OC409 with DETAIL `write:reason[:key]` (write counts from 1); a
+ * head that is not the one the records were sealed after raises OC412 with DETAIL `seq:hash`. Either
+ * aborts the statement, so nothing of the commit is written.
+ */
+function commitFunction(s: string): string {
+  return `CREATE FUNCTION ${s}.oc_commit${OC_COMMIT_HEAD}
       h record;
     BEGIN
       FOR i IN 1..n LOOP
@@ -246,20 +252,7 @@ function commitFunction(s: string): string {
  *   max_ts of the record at the head; the trigger is left for rows inserted by hand.
  */
 function commitFunctionV4(s: string): string {
-  return `CREATE OR REPLACE FUNCTION ${s}.oc_commit(
-      p_kind text[], p_id text[], p_expected int[], p_version int[], p_created text[], p_data text[],
-      p_ix_w int[], p_ix_field text[], p_ix_value text[],
-      p_uq_w int[], p_uq_key text[], p_uq_value text[],
-      p_channel text, p_payloads text[],
-      p_head_seq bigint, p_head_hash text,
-      p_a_id text[], p_a_event text[], p_a_etype text[], p_a_eid text[], p_a_actor text[], p_a_ts text[],
-      p_a_data text[], p_new_hash text)
-    RETURNS void LANGUAGE plpgsql AS $fn$
-    DECLARE
-      i int;
-      j int;
-      rc bigint;
-      n int := coalesce(array_length(p_kind, 1), 0);
+  return `CREATE OR REPLACE FUNCTION ${s}.oc_commit${OC_COMMIT_HEAD}
       nix int := coalesce(array_length(p_ix_w, 1), 0);
       nuq int := coalesce(array_length(p_uq_w, 1), 0);
       ix int := 1;
