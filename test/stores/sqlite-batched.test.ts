@@ -4,14 +4,13 @@
  * database, also by several processes at once; background checkpoints.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findChainBreak } from '../../src/audit/chain.js';
-import { SqliteStore, type SqliteStoreOptions } from '../../src/sqlite.js';
+import { SqliteStore } from '../../src/sqlite.js';
 import { indexEntries, uniqueKeys } from '../../src/stores/indexing.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { SQLITE_MIGRATIONS } from '../../src/stores/sqlite-schema.js';
@@ -27,32 +26,14 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { ActionProposal, Actor, AuditEvent } from '../../src/types.js';
+import { sqliteTestFiles } from '../helpers/sqlite-files.js';
 import { legacyAuditWriter, sqliteAtVersion } from '../helpers/sqlite-legacy.js';
 import { sealedChain } from '../helpers/stores.js';
 
 const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '../..');
 
-let dir: string;
-let n = 0;
-const open: Array<{ close(): unknown }> = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'oc-sqlite-v4-'));
-});
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const freshFile = () => join(dir, `store-${++n}.db`);
-
-async function openStore(filename: string, options: Omit<SqliteStoreOptions, 'filename'> = {}): Promise<SqliteStore> {
-  const store = new SqliteStore({ filename, ...options });
-  open.push(store);
-  await store.init();
-  return store;
-}
+const { open, freshFile, openStore } = sqliteTestFiles('oc-sqlite-v4-');
 
 /** A small seeded PRNG (mulberry32), so that a failing history can be replayed. */
 function prng(seed: number): () => number {

@@ -1,14 +1,5 @@
-/**
- * SqliteStore's read cache (src/stores/sqlite-cache.ts): what one connection read and wrote serves
- * its next reads and commit checks only while no other connection committed. Two stores on one file
- * are two connections, as two processes would be (the cross-process races in test/durable run the
- * same code across real processes).
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findChainBreak } from '../../src/audit/chain.js';
 import { SqliteStore } from '../../src/sqlite.js';
 import {
@@ -22,21 +13,12 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { ActionProposal, Actor } from '../../src/types.js';
+import { sqliteTestFiles } from '../helpers/sqlite-files.js';
 
-let dir: string;
-let n = 0;
-const open: Array<{ close(): unknown }> = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'oc-sqlite-cache-'));
-});
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { open, freshFile } = sqliteTestFiles('oc-sqlite-cache-');
 
 async function twoStores(): Promise<[SqliteStore, SqliteStore, string]> {
-  const filename = join(dir, `two-${++n}.db`);
+  const filename = freshFile('two');
   const a = new SqliteStore({ filename, synchronous: 'NORMAL', checkpoint: 'inline' });
   const b = new SqliteStore({ filename, synchronous: 'NORMAL', checkpoint: 'inline' });
   open.push(a, b);
@@ -150,7 +132,7 @@ describe('SqliteStore read cache', () => {
   });
 
   it('is not used on a database handle the caller owns (its own writes would not show)', async () => {
-    const db = new Database(join(dir, `owned-${++n}.db`));
+    const db = new Database(freshFile('owned'));
     open.push(db);
     const store = new SqliteStore({ database: db });
     open.unshift(store);

@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findChainBreak } from '../../src/audit/chain.js';
 import { OrchestrationError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/sqlite.js';
@@ -21,32 +19,11 @@ import {
   updateOf,
 } from '../../src/testing/fixtures.js';
 import type { Actor, AuditEvent } from '../../src/types.js';
+import { sqliteTestFiles } from '../helpers/sqlite-files.js';
 import { legacyAuditWriter, sqliteAtVersion } from '../helpers/sqlite-legacy.js';
 import { sealedChain } from '../helpers/stores.js';
 
-let dir: string;
-let n = 0;
-const open: Array<{ close(): unknown }> = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'oc-sqlite-'));
-});
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const freshFile = () => join(dir, `store-${++n}.db`);
-
-async function openStore(
-  filename: string,
-  options: { busyTimeoutMs?: number; auditIndexBatch?: number; entityIndexBatch?: number } = {},
-): Promise<SqliteStore> {
-  const store = new SqliteStore({ filename, ...options });
-  open.push(store);
-  await store.init();
-  return store;
-}
+const { open, dir, freshFile, openStore } = sqliteTestFiles('oc-sqlite-');
 
 describe('SqliteStore conformance (file)', () => {
   for (const c of storeConformanceCases()) it(c.name, async () => c.run(await openStore(freshFile())));
@@ -182,7 +159,7 @@ describe('SqliteStore', () => {
   });
 
   it('reports driver failures as STORE_ERROR, never as raw driver errors', async () => {
-    expect(() => new SqliteStore({ filename: join(dir, 'missing', 'x.db') })).toThrow(
+    expect(() => new SqliteStore({ filename: join(dir(), 'missing', 'x.db') })).toThrow(
       expect.objectContaining({ code: 'STORE_ERROR' }),
     );
     const store = await openStore(freshFile());
