@@ -64,7 +64,8 @@ export interface SqliteStoreOptions {
    * is due, stopped by `close()`); commits do not wait, and the WAL grows to ~2,000 pages (~8 MB)
    * before it starts over (at most 4,000 pages, where the store's connection checkpoints itself
    * should the worker fall behind). Falls back to `'inline'` where a worker cannot run (or cannot find
-   * better-sqlite3 from the application's entry script or working directory). Nothing changes for
+   * the better-sqlite3 this module loaded, nor one from the application's entry script or working
+   * directory). Nothing changes for
    * `:memory:`. With `'NORMAL'`, checkpoints are most of what commits wait for, and `'background'`
    * spares it; with `'FULL'`, every commit waits for an fsync of its own, the worker's fsyncs share the
    * disk with them, and `'background'` gains nothing measurable.
@@ -598,15 +599,16 @@ if (db !== undefined && db.open) db.close();
 `;
 
 /**
- * Where the worker finds better-sqlite3: as the application does, from its entry script or its working
- * directory (this module, built as ESM and as CommonJS, cannot name its own place in both). Undefined
- * when neither finds it: checkpoints then stay inline.
+ * Where the worker finds better-sqlite3: the copy this module loaded (resolved from this module's own
+ * file, which the CommonJS build names through tsup's `import.meta.url` shim), else as the application
+ * does, from its entry script or its working directory (a bundler may have moved this module's code
+ * away from its dependencies). Undefined when none finds it: checkpoints then stay inline.
  */
 function driverPath(): string | undefined {
-  for (const base of [process.argv[1], join(process.cwd(), 'index.js')]) {
+  for (const base of [import.meta.url, process.argv[1], join(process.cwd(), 'index.js')]) {
     if (base === undefined || base === '') continue;
     try {
-      return createRequire(resolve(base)).resolve('better-sqlite3');
+      return createRequire(base.startsWith('file:') ? base : resolve(base)).resolve('better-sqlite3');
     } catch {
       // The next place.
     }

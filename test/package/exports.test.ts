@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -90,6 +91,40 @@ describe('the built package', () => {
          ${body(join(dir, 'esm.db'))}`,
       ]);
       for (const out of [cjs, esm]) expect(JSON.parse(out)).toEqual({ worker: 'object', valid: true, count: 80 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts the checkpoint worker from a script and a working directory that cannot resolve better-sqlite3', () => {
+    // The worker must find the driver from the library's own files, not from where the application runs.
+    const dir = mkdtempSync(join(tmpdir(), 'oc-pkg-elsewhere-'));
+    try {
+      const body = `
+         const store = new SqliteStore({ filename: 'x.db', synchronous: 'NORMAL' });
+         const c = new OrchestrationConnector({ store });
+         for (let i = 0; i < 80; i++) await c.createActor({ name: 'A' + i, role: 'bot' });
+         const worker = typeof store.checkpointer;
+         await c.close();
+         console.log(JSON.stringify({ worker }));`;
+      const dist = (file: string) => resolve(root, 'dist', file);
+      writeFileSync(
+        join(dir, 'app.cjs'),
+        `const { OrchestrationConnector } = require(${JSON.stringify(dist('index.cjs'))});
+         const { SqliteStore } = require(${JSON.stringify(dist('sqlite.cjs'))});
+         (async () => { ${body} })();`,
+      );
+      const url = (file: string) => JSON.stringify(pathToFileURL(dist(file)).href);
+      writeFileSync(
+        join(dir, 'app.mjs'),
+        `const { OrchestrationConnector } = await import(${url('index.js')});
+         const { SqliteStore } = await import(${url('sqlite.js')});
+         ${body}`,
+      );
+      for (const app of ['app.cjs', 'app.mjs']) {
+        const out = execFileSync(process.execPath, [app], { cwd: dir, encoding: 'utf8' });
+        expect(JSON.parse(out), app).toEqual({ worker: 'object' });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
