@@ -9,7 +9,7 @@ import { type BenchContext, type Group, scale } from '../lib/context.js';
 import { heapAfterGc, measureInterleaved, type Timing } from '../lib/measure.js';
 import { fromTiming } from '../lib/results.js';
 import { openStore, type StoreKind } from '../lib/stores.js';
-import { type Floor, memoryFloor, pgliteFloor, postgresFloor, sqliteFloor } from './floors.js';
+import { type Floor, memoryFloor, pgliteFloor, postgresFloor, type RowBytes, sqliteFloor } from './floors.js';
 
 /** The no-op tool every cycle runs. */
 export const noopHandler = async (_params: Record<string, unknown>): Promise<unknown> => ({ ok: true });
@@ -62,6 +62,36 @@ async function floorFor(kind: StoreKind, ctx: BenchContext): Promise<Floor> {
 }
 
 /**
+ * The average bytes (text columns) of the store's rows for proposals and audit records, read from
+ * its file after `cycles` cycles, for the floor that writes rows of the same size.
+ */
+async function storeRowBytes(filename: string, cycle: (i: number) => Promise<void>, cycles: number): Promise<RowBytes> {
+  for (let i = 0; i < cycles; i++) await cycle(-1 - i);
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(filename, { readonly: true });
+  try {
+    const entity = db
+      .prepare<[], number>(
+        `SELECT avg(length(kind) + length(id) + length(created_at) + length(keys) + length(data))
+         FROM oc_entities WHERE kind = 'action'`,
+      )
+      .pluck()
+      .get() as number;
+    const audit = db
+      .prepare<[], number>(
+        `SELECT avg(length(id) + length(event_type) + length(entity_type) + length(entity_id)
+           + coalesce(length(actor_id), 0) + length(timestamp) + length(data))
+         FROM oc_audit WHERE entity_type = 'action'`,
+      )
+      .pluck()
+      .get() as number;
+    return { entity, audit };
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * The cycle on one store and its floor, measured in turns (5 rounds each), with 1 and 8 concurrent
  * callers (PostgreSQL also 2 and 4). Heap per cycle is measured on its own afterwards, memory store only.
  */
@@ -71,19 +101,39 @@ function cycleGroup(kind: StoreKind): Group {
     const c = await cycleConnector(opened.store);
     const cycle = cycleOf(c);
     const floor = await floorFor(kind, ctx);
+    // SQLite, one caller: also a floor that writes rows of the store's size, to show what the row size costs.
+    const sized =
+      opened.filename === undefined
+        ? undefined
+        : await sqliteFloor(
+            kind === 'sqlite-full' ? 'FULL' : 'NORMAL',
+            ctx,
+            await storeRowBytes(opened.filename, cycle, 50),
+          );
     const b = budget(kind, ctx);
     const callers = kind === 'postgres' ? [1, 2, 4, 8] : [1, 8];
     const notes = `${opened.notes}; propose -> approve -> execute, audit on (5 records, 4 commits per cycle)`;
     for (const n of callers) {
-      const [f, t] = (await measureInterleaved([floor.opFor(n), cycle], { ...b, concurrency: n, rounds: 5 })) as [
-        Timing,
-        Timing,
-      ];
-      ctx.report(
-        fromTiming({ case: floor.case, store: kind, variant: `callers=${n}`, unit: 'cycle', notes: floor.notes }, f),
-      );
+      const floors = n === 1 && sized !== undefined ? [floor, sized] : [floor];
+      const timings = await measureInterleaved([...floors.map((f) => f.opFor(n)), cycle], {
+        ...b,
+        concurrency: n,
+        rounds: 5,
+      });
+      const t = timings[floors.length] as Timing;
+      for (const [k, fl] of floors.entries()) {
+        ctx.report(
+          fromTiming(
+            { case: fl.case, store: kind, variant: `callers=${n}`, unit: 'cycle', notes: fl.notes },
+            timings[k] as Timing,
+          ),
+        );
+      }
       ctx.report(fromTiming({ case: 'cycle', store: kind, variant: `callers=${n}`, unit: 'cycle', notes }, t));
-      ctx.log(`cycle ${kind} callers=${n}: ${Math.round(t.opsPerSec)} cycles/s, floor ${Math.round(f.opsPerSec)}`);
+      ctx.log(
+        `cycle ${kind} callers=${n}: ${Math.round(t.opsPerSec)} cycles/s, ` +
+          floors.map((fl, k) => `${fl.case} ${Math.round((timings[k] as Timing).opsPerSec)}`).join(', '),
+      );
     }
     if (kind === 'memory') {
       const ops = scale(ctx, 50_000, 5_000);
@@ -103,6 +153,7 @@ function cycleGroup(kind: StoreKind): Group {
       });
     }
     await floor.close();
+    await sized?.close();
     await c.close();
     await opened.dispose();
   };

@@ -13,6 +13,8 @@ export interface OpenedStore {
   sql?: (text: string, params?: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }>;
   /** The PostgreSQL schema the store lives in (PGlite and PostgreSQL only). */
   schema?: string;
+  /** The database file (SQLite only). */
+  filename?: string;
   /** Called after the connector closed the store. */
   dispose(): Promise<void>;
   notes: string;
@@ -49,6 +51,7 @@ export async function openStore(kind: StoreKind, ctx: BenchContext): Promise<Ope
       return {
         kind,
         store: new SqliteStore({ filename, synchronous }) as Store,
+        filename,
         dispose: async () => {},
         notes: `SqliteStore, file in ${ctx.tmpDir}, WAL, synchronous=${synchronous}`,
       };
