@@ -101,7 +101,8 @@ export async function sqliteFloor(synchronous: 'FULL' | 'NORMAL', ctx: BenchCont
     CREATE TABLE action (id ${sized ? 'INTEGER' : 'TEXT'} PRIMARY KEY, status TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)${sized ? '' : ' WITHOUT ROWID'};
     CREATE TABLE audit (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, hash TEXT NOT NULL, data TEXT NOT NULL);
   `);
-  // Padding that brings each row (its text columns) to the store's size.
+  // Padding that brings each row (its text columns) to the store's size: about 40 characters of an
+  // action row and 110 of an audit row (its id, 64 for the hash, the data's own members) are not padding.
   const pad = (bytes: number, used: number) => 'x'.repeat(Math.max(0, Math.round(bytes) - used));
   const entityPad = rows === undefined ? '' : pad(rows.entity, 40);
   const auditPad = rows === undefined ? '' : pad(rows.audit, 110);

@@ -65,10 +65,9 @@ export interface SqliteStoreOptions {
    * before it starts over (at most 4,000 pages, where the store's connection checkpoints itself
    * should the worker fall behind). Falls back to `'inline'` where a worker cannot run (or cannot find
    * the better-sqlite3 this module loaded, nor one from the application's entry script or working
-   * directory). Nothing changes for
-   * `:memory:`. With `'NORMAL'`, checkpoints are most of what commits wait for, and `'background'`
-   * spares it; with `'FULL'`, every commit waits for an fsync of its own, the worker's fsyncs share the
-   * disk with them, and `'background'` gains nothing measurable.
+   * directory). Nothing changes for `:memory:`. With `'NORMAL'`, checkpoints are most of what commits
+   * wait for, and `'background'` spares it; with `'FULL'`, every commit waits for an fsync of its own,
+   * the worker's fsyncs share the disk with them, and `'background'` gains nothing measurable.
    * @default 'background' with synchronous 'NORMAL', 'inline' with 'FULL'
    */
   checkpoint?: 'background' | 'inline';
@@ -971,7 +970,16 @@ function appendAudit(s: Statements, change: Change, batch: number, cache: ReadCa
   for (const draft of change.audit) {
     const event = change.seal(draft, head);
     const json = JSON.stringify(event);
-    s.addAudit.run(...columns(event, json));
+    s.addAudit.run(
+      event.seq,
+      event.id,
+      event.eventType,
+      event.entityType,
+      event.entityId,
+      event.actorId ?? null,
+      event.timestamp,
+      json,
+    );
     if (change.quiet !== true) out.push(JSON.parse(json) as AuditEvent);
     head = { seq: event.seq, hash: event.hash };
   }
@@ -982,11 +990,6 @@ function appendAudit(s: Statements, change: Change, batch: number, cache: ReadCa
     s.auditIndexed.run(last);
   }
   return out;
-}
-
-/** The `oc_audit` columns of a record, then its JSON. */
-function columns(e: AuditEvent, data: string) {
-  return [e.seq, e.id, e.eventType, e.entityType, e.entityId, e.actorId ?? null, e.timestamp, data] as const;
 }
 
 /** The statements of one shape of audit query (see `auditStatements`). */
