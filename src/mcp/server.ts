@@ -141,17 +141,24 @@ function bindActor(name: McpToolName, args: unknown, actorId: string): unknown {
   for (const field of fields) {
     if (input[field] === undefined) input[field] = actorId;
     else if (input[field] !== actorId) {
-      // The given value comes from the client: show a bounded part of it, never all of it.
-      const text = String(input[field]);
-      const given = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+      // The given value comes from the client: show a bounded part of a string, and only the kind of anything
+      // else (converting a hostile object to text can throw, or run the client's idea of `toString`).
+      const value = input[field];
+      const given =
+        typeof value === 'string' ? `'${value.length > 80 ? `${value.slice(0, 80)}…` : value}'` : `a ${kindOf(value)}`;
       throw new OrchestrationError(
         'FORBIDDEN',
-        `This server acts as '${actorId}' only; '${field}' cannot be '${given}'. Leave it out.`,
+        `This server acts as '${actorId}' only; '${field}' cannot be ${given}. Leave it out.`,
         { field, actorId, given },
       );
     }
   }
   return input;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 /** A bound agent must not approve a general proposal it requested (action proposals have the connector's rule). */

@@ -52,6 +52,21 @@ describe('createMcpServer with actorId', () => {
     expect(errorCode(cancel)).toBe('FORBIDDEN');
   });
 
+  it('refuses an acting field that is not a string with FORBIDDEN, whatever its shape', async () => {
+    const a = await connect({ actorId: 'actor_a', tools: ['proposeAction', 'reviewAction'] });
+    const id = await proposeAsA(a);
+    // An object whose `toString` is not a function cannot be turned into text: the answer must still be typed.
+    for (const reviewer_id of [{ toString: 0 }, { valueOf: 1, toString: null }, [1, 2], 42, null]) {
+      const r = await call(a, 'reviewAction', { proposal_id: id, reviewer_id, decision: 'approve' });
+      expect(errorCode(r)).toBe('FORBIDDEN');
+      expect(r.structuredContent).toMatchObject({ error: { details: { field: 'reviewer_id' } } });
+    }
+    const long = await call(a, 'reviewAction', { proposal_id: id, reviewer_id: 'x'.repeat(500), decision: 'approve' });
+    expect(errorCode(long)).toBe('FORBIDDEN');
+    expect(JSON.stringify(long.structuredContent).length).toBeLessThan(600);
+    expect((await connector.getActionProposal({ id })).status).toBe('pending');
+  });
+
   it('makes the bound fields optional in the advertised schemas', async () => {
     const a = await connect({ actorId: 'actor_a' });
     const { tools } = await a.listTools();
