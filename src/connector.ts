@@ -270,9 +270,14 @@ export class OrchestrationConnector extends GuardedEmitter {
     return this.actors.query('action', filters, i.limit, i.after);
   }
 
-  /** Resolves with the proposal once it is no longer pending (`TIMEOUT` otherwise). */
-  async waitForDecision(input: s.WaitForDecisionInput): Promise<ActionProposal> {
-    return this.gate.waitForDecision(await this.begin(s.waitForDecisionInput, input, 'waitForDecision'), this);
+  /**
+   * Resolves with the proposal once it is no longer pending (`TIMEOUT` otherwise). `options.signal` ends the
+   * wait early: the promise then rejects with the signal's reason, as `fetch` does. `close()` ends every
+   * pending wait with `INVALID_STATE`.
+   */
+  async waitForDecision(input: s.WaitForDecisionInput, options?: s.WaitForDecisionOptions): Promise<ActionProposal> {
+    const { signal } = parseInput(s.waitForDecisionOptions, options ?? {}, 'waitForDecision');
+    return this.gate.waitForDecision(await this.begin(s.waitForDecisionInput, input, 'waitForDecision'), this, signal);
   }
 
   /** Moves executions whose lease ran out to `failed` with `INTERRUPTED`. Never re-runs a tool. */

@@ -58,6 +58,7 @@ export {
   updateWorkflowStepInput,
   verifyAuditTrailInput,
   waitForDecisionInput,
+  waitForDecisionOptions,
   workflowStatusSchema,
   workflowStepInput,
 } from './schemas.js';

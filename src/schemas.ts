@@ -194,6 +194,12 @@ export const waitForDecisionInput = z.strictObject({
     .optional()
     .describe('default 30000'),
 });
+/** The second argument of `waitForDecision`: what the caller may end the wait with. */
+export const waitForDecisionOptions = z.strictObject({
+  signal: z
+    .instanceof(AbortSignal, { message: 'signal must be an AbortSignal (e.g. AbortSignal.timeout(ms))' })
+    .optional(),
+});
 
 /** One tool's rules in `updatePolicy`. */
 export const toolPolicyInput = z.strictObject({
@@ -302,6 +308,7 @@ export type ExecuteParallelInput = z.input<typeof executeParallelInput>;
 export type CancelActionInput = z.input<typeof cancelActionInput>;
 export type QueryActionProposalsInput = z.input<typeof queryActionProposalsInput>;
 export type WaitForDecisionInput = z.input<typeof waitForDecisionInput>;
+export type WaitForDecisionOptions = z.input<typeof waitForDecisionOptions>;
 export type ToolPolicyInput = z.input<typeof toolPolicyInput>;
 export type UpdatePolicyInput = z.input<typeof updatePolicyInput>;
 export type QueryAuditEventsInput = z.input<typeof queryAuditEventsInput>;

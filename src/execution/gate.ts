@@ -54,8 +54,9 @@ export class Gate extends GateBase {
   waitForDecision(
     i: In<typeof s.waitForDecisionInput>,
     events: Parameters<typeof waitForDecision>[2],
+    signal?: AbortSignal,
   ): Promise<ActionProposal> {
-    return waitForDecision(this, i, events);
+    return waitForDecision(this, i, events, signal);
   }
 
   // ------------------------------------------------------------ propose

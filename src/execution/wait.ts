@@ -6,7 +6,10 @@ import type { GateBase, In } from './gate-base.js';
 const DEFAULT_WAIT_MS = 30_000;
 const SHARED_POLL_MS = 100;
 
-/** Resolves once the proposal is no longer pending; polls shared stores and listens to store notifications. */
+/**
+ * Resolves once the proposal is no longer pending; polls shared stores and listens to store notifications.
+ * Ends early when the connector closes (with the close reason) or when `signal` aborts (with its reason).
+ */
 export async function waitForDecision(
   gate: GateBase,
   i: In<typeof s.waitForDecisionInput>,
@@ -14,7 +17,9 @@ export async function waitForDecision(
     on(e: 'audit', fn: (e: { entityId: string }) => void): unknown;
     off(e: 'audit', fn: (e: { entityId: string }) => void): unknown;
   },
+  signal?: AbortSignal,
 ): Promise<ActionProposal> {
+  signal?.throwIfAborted();
   const timeoutMs = i.timeout_ms ?? DEFAULT_WAIT_MS;
   let deadline: string | undefined;
   const check = async (): Promise<ActionProposal | undefined> => {
@@ -26,6 +31,9 @@ export async function waitForDecision(
   };
   const first = await check();
   if (first) return first;
+  signal?.throwIfAborted();
+  const lifetime = gate.k.stopSource;
+  if (lifetime.signal.aborted) throw lifetime.signal.reason;
   return new Promise<ActionProposal>((resolve, reject) => {
     let done = false;
     let checking = false;
@@ -39,8 +47,14 @@ export async function waitForDecision(
       clearInterval(poll);
       events.off('audit', onEvent);
       unwatch?.();
+      lifetime.remove(stop);
+      signal?.removeEventListener('abort', onAbort);
       fn();
     };
+    const stop = { stopped: (reason: unknown) => finishWith(() => reject(reason)) };
+    const onAbort = () => finishWith(() => reject(signal?.reason));
+    lifetime.add(stop);
+    signal?.addEventListener('abort', onAbort, { once: true });
     const recheck = () => {
       if (done) return;
       if (checking) {

@@ -26,7 +26,7 @@ export interface CreateMcpServerOptions {
   actorId?: string;
 }
 
-type Invoke = (args: unknown) => Promise<CallToolResult>;
+type Invoke = (args: unknown, signal?: AbortSignal) => Promise<CallToolResult>;
 
 const INSTRUCTIONS =
   'An approval gate between you and the tools you want to run. Propose a tool call with proposeAction ' +
@@ -70,7 +70,7 @@ export function createMcpServer(connector: McpConnector, options: CreateMcpServe
       actorId !== undefined && spec.actingFields !== undefined
         ? spec.schema.partial(Object.fromEntries(spec.actingFields.map((f) => [f, true])) as never)
         : spec.schema;
-    const invoke: Invoke = (args) => callMethod(connector, name, args, actorId);
+    const invoke: Invoke = (args, signal) => callMethod(connector, name, args, actorId, signal);
     const registered = server.registerTool(
       name,
       { title: spec.title, description: spec.description, inputSchema: schema, annotations: spec.annotations },
@@ -106,7 +106,7 @@ function takeOverToolCalls(server: McpServer, invokers: Map<string, { invoke: In
   server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const name = request.params.name;
     const own = invokers.get(name);
-    if (own?.enabled()) return await own.invoke(request.params.arguments ?? {});
+    if (own?.enabled()) return await own.invoke(request.params.arguments ?? {}, extra.signal);
     if (own !== undefined || Object.hasOwn(MCP_TOOLS, name)) {
       return failure(
         new OrchestrationError('TOOL_NOT_FOUND', `Tool '${name}' is not exposed by this server.`, { tool: name }),
@@ -122,10 +122,13 @@ async function callMethod(
   name: McpToolName,
   args: unknown,
   actorId: string | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<CallToolResult> {
   try {
     const input = actorId === undefined ? args : bindActor(name, args, actorId);
     if (actorId !== undefined && name === 'reviewProposal') await refuseOwnProposal(connector, input, actorId);
+    // A client's cancel (or its going away) ends a wait; nothing else stops halfway for it.
+    if (name === 'waitForDecision') return success(await connector.waitForDecision(input as never, { signal }));
     const method = connector[name] as (input: unknown) => Promise<unknown>;
     return success(await method.call(connector, input));
   } catch (err) {

@@ -161,7 +161,8 @@ export const MCP_TOOLS = {
   waitForDecision: {
     schema: s.waitForDecisionInput,
     title: 'Wait for decision',
-    description: 'Wait until an action proposal is no longer pending (TIMEOUT after timeout_ms, default 30 s).',
+    description:
+      'Wait until an action proposal is no longer pending (TIMEOUT after timeout_ms, default 30 s). Cancel the request to stop waiting.',
     annotations: readOnly,
   },
   recoverStaleExecutions: {

@@ -742,6 +742,54 @@ for (const sut of storesUnderTest()) {
         const c = await setup({});
         await expectCode(c.waitForDecision({ proposal_id: 'action_missing', timeout_ms: 50 }), 'NOT_FOUND');
       });
+
+      it("ends early with its signal's reason and leaves nothing listening; an unaborted signal changes nothing", async () => {
+        const c = await setup({ tools: { deploy: { handler: () => 'ok' } } });
+        const a = await c.proposeAction({ actor_id: 'agent', tool: 'deploy', reason: 'x' });
+        const idle = c.listenerCount('audit');
+        const controller = new AbortController();
+        const waiting = c.waitForDecision({ proposal_id: a.id, timeout_ms: 20_000 }, { signal: controller.signal });
+        await until(() => c.listenerCount('audit') > idle, 'the wait to listen');
+        const reason = new Error('the caller gave up');
+        controller.abort(reason);
+        await expect(waiting).rejects.toBe(reason);
+        expect(c.listenerCount('audit')).toBe(idle);
+        expect((await c.getActionProposal({ id: a.id })).status).toBe('pending');
+
+        const kept = c.waitForDecision(
+          { proposal_id: a.id, timeout_ms: 20_000 },
+          { signal: new AbortController().signal },
+        );
+        await until(() => c.listenerCount('audit') > idle, 'the second wait to listen');
+        await c.reviewAction({ proposal_id: a.id, reviewer_id: 'alice', decision: 'reject', comment: 'no' });
+        expect(await kept).toMatchObject({ status: 'rejected' });
+        expect(c.listenerCount('audit')).toBe(idle);
+      });
+
+      it('rejects at once for an aborted signal; INVALID_INPUT for options it does not know', async () => {
+        const c = await setup({ tools: { deploy: { handler: () => 'ok' } } });
+        const a = await c.proposeAction({ actor_id: 'agent', tool: 'deploy', reason: 'x' });
+        await expect(c.waitForDecision({ proposal_id: a.id }, { signal: AbortSignal.abort('gone') })).rejects.toBe(
+          'gone',
+        );
+        await expectCode(
+          c.waitForDecision({ proposal_id: a.id }, { signal: { aborted: false } as never }),
+          'INVALID_INPUT',
+        );
+        await expectCode(c.waitForDecision({ proposal_id: a.id }, { timeout: 5 } as never), 'INVALID_INPUT');
+        await expectCode(c.waitForDecision({ proposal_id: a.id }, 'soon' as never), 'INVALID_INPUT');
+        expect(c.listenerCount('audit')).toBe(0);
+      });
+
+      it('close() ends a pending wait with INVALID_STATE at once (it does not run to its timeout)', async () => {
+        const c = await setup({ tools: { deploy: { handler: () => 'ok' } } });
+        const a = await c.proposeAction({ actor_id: 'agent', tool: 'deploy', reason: 'x' });
+        const waiting = c.waitForDecision({ proposal_id: a.id, timeout_ms: 24 * 3600 * 1000 });
+        await until(() => c.listenerCount('audit') > 0, 'the wait to listen');
+        await c.close();
+        await expectCode(waiting, 'INVALID_STATE');
+        expect(c.listenerCount('audit')).toBe(0);
+      });
     });
 
     describe('recoverStaleExecutions', () => {

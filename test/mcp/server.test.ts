@@ -10,6 +10,7 @@ import {
   MCP_TOOL_NAMES,
 } from '../../src/mcp/index.js';
 import { proposeActionInput } from '../../src/schemas.js';
+import { until } from '../actions/helpers.js';
 import { call, errorCode } from './helpers.js';
 
 let connector: OrchestrationConnector;
@@ -160,6 +161,49 @@ describe('createMcpServer', () => {
     expect(executed.structuredContent).toMatchObject({ success: true, result: { sent: true, to: 'b@example.com' } });
     const again = await call(client, 'executeAction', { proposal_id: id });
     expect(errorCode(again)).toBe('INVALID_STATE');
+  });
+
+  it("a client's cancel, or its going away, ends the server's waitForDecision", async () => {
+    const proposed = await call(client, 'proposeAction', {
+      actor_id: 'agent',
+      tool: 'send_email',
+      params: { to: 'b@example.com', subject: 'report' },
+      reason: 'send the report',
+    });
+    expect(proposed.isError).toBeFalsy();
+    const id = proposed.structuredContent!.id as string;
+    const idle = connector.listenerCount('audit');
+    const listening = async () => {
+      const deadline = Date.now() + 10_000;
+      while (connector.listenerCount('audit') === idle && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(connector.listenerCount('audit')).toBe(idle + 1);
+    };
+
+    // The SDK sends notifications/cancelled when the request's signal aborts.
+    const controller = new AbortController();
+    const cancelled = client.callTool(
+      { name: 'waitForDecision', arguments: { proposal_id: id, timeout_ms: 600_000 } },
+      undefined,
+      { signal: controller.signal, timeout: 600_000 },
+    );
+    await listening();
+    controller.abort('not needed any more');
+    await expect(cancelled).rejects.toThrow();
+    await until(() => connector.listenerCount('audit') === idle, 'the server to stop waiting');
+
+    // A client that closes its transport mid-wait.
+    const other = await connect();
+    const abandoned = other
+      .callTool({ name: 'waitForDecision', arguments: { proposal_id: id, timeout_ms: 600_000 } }, undefined, {
+        timeout: 600_000,
+      })
+      .catch((err: unknown) => err);
+    await listening();
+    await other.close();
+    await abandoned;
+    await until(() => connector.listenerCount('audit') === idle, 'the server to stop waiting');
+    expect((await connector.getActionProposal({ id })).status).toBe('pending');
   });
 
   it('a read-only tool is approved at once and runs without review', async () => {
