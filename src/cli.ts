@@ -21,7 +21,7 @@ Serves the approval gate to AI agents over MCP: stdio by default, or Streamable 
 
 Options:
   --http PORT       serve Streamable HTTP on PORT (0 picks a free port) at /mcp instead of stdio
-  --host HOST       interface for --http (default 127.0.0.1; there is no authentication)
+  --host HOST       interface for --http (default 127.0.0.1)
   --store STORE     memory (default) | sqlite:PATH | postgres:URL
   --tools MODULE    a module whose default or \`tools\` export is a Record<string, ToolDefinition>
   --actor ID        act as this actor only (created as role 'agent' when missing); agents cannot
@@ -29,6 +29,12 @@ Options:
   --expose LIST     comma-separated methods to expose (default: all but reviewAction,
                     reviewProposal, updatePolicy, clearAllData)
   -h, --help        show this help
+
+Environment:
+  ORCHESTRATION_CONNECTOR_TOKEN   with --http, every request must carry it as
+                    "Authorization: Bearer <token>" (at least 32 characters, e.g.
+                    node -e "console.log(crypto.randomBytes(32).toString('base64url'))");
+                    without it the HTTP endpoint is not authenticated
 
 Examples:
   npx orchestration-connector serve --store sqlite:./approvals.db --actor agent_1
@@ -103,6 +109,16 @@ async function serve(argv: string[]): Promise<void> {
     throw new UsageError(`--http needs a port number, not '${values.http}'.`);
   }
   if (values.host !== undefined && port === undefined) throw new UsageError('--host only applies with --http.');
+  // From the environment, not an argument: other users can read a process's arguments.
+  const authToken = port === undefined ? undefined : process.env.ORCHESTRATION_CONNECTOR_TOKEN || undefined;
+  if (authToken !== undefined) {
+    const { checkAuthToken } = await import('./mcp/http.js');
+    try {
+      checkAuthToken(authToken);
+    } catch (err) {
+      throw new UsageError(`ORCHESTRATION_CONNECTOR_TOKEN: ${(err as Error).message}`);
+    }
+  }
 
   // Optional peers load only here, so that a missing one is reported plainly (see main()).
   const { createMcpServer } = await import('./mcp/server.js');
@@ -142,13 +158,21 @@ async function serve(argv: string[]): Promise<void> {
     log(`serving MCP on stdio (store: ${values.store ?? 'memory'})`);
   } else {
     const host = values.host ?? '127.0.0.1';
-    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
-      log(`warning: listening on ${host}, beyond loopback; MCP requests are not authenticated`);
+    if (authToken === undefined && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
+      log(
+        `warning: listening on ${host}, beyond loopback, without ORCHESTRATION_CONNECTOR_TOKEN; anyone who reaches it can call the exposed tools`,
+      );
     }
     const { serveMcpHttp } = await import('./mcp/http.js');
-    const http = await serveMcpHttp(() => createMcpServer(connector, options), { host, port });
+    const http = await serveMcpHttp(() => createMcpServer(connector, options), {
+      host,
+      port,
+      ...(authToken !== undefined ? { authToken } : {}),
+    });
     stop = () => http.close();
-    log(`serving MCP on ${http.url} (store: ${values.store ?? 'memory'})`);
+    log(
+      `serving MCP on ${http.url} (store: ${values.store ?? 'memory'}; ${authToken !== undefined ? 'bearer token required' : 'no authentication'})`,
+    );
   }
 
   process.once('SIGINT', () => void shutdown('SIGINT'));

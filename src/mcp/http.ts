@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { OrchestrationError } from '../errors.js';
 
 /** Options of {@link serveMcpHttp}. */
 export interface McpHttpOptions {
@@ -20,6 +21,12 @@ export interface McpHttpOptions {
   allowedHosts?: string[];
   /** Largest accepted request body. @default 4 MiB */
   maxBodyBytes?: number;
+  /**
+   * A shared secret every request must carry as `Authorization: Bearer <token>`; others get 401 before their
+   * body is read. At least 32 characters of `A-Z a-z 0-9 - . _ ~ + / =` (e.g. `randomBytes(32).toString('base64url')`).
+   * Without it anyone who can reach the port can call the exposed tools.
+   */
+  authToken?: string;
 }
 
 /** A running Streamable HTTP endpoint. */
@@ -37,7 +44,8 @@ const LOOPBACK = ['127.0.0.1', 'localhost', '[::1]'];
  * Serves MCP over Streamable HTTP with stateful sessions: each `initialize` opens a session with its own
  * server from `makeServer()` (they may share one connector). Requests whose `Host` or `Origin` names
  * another host are refused with 403, which keeps web pages from reaching a loopback server through DNS
- * rebinding. There is no authentication: bind to loopback, or put it behind something that authenticates.
+ * rebinding. With `authToken`, requests must also carry it as a bearer token; without it there is no
+ * authentication: bind to loopback, or put it behind something that authenticates.
  */
 export async function serveMcpHttp(makeServer: () => McpServer, options: McpHttpOptions = {}): Promise<McpHttpServer> {
   const host = options.host ?? '127.0.0.1';
@@ -46,6 +54,7 @@ export async function serveMcpHttp(makeServer: () => McpServer, options: McpHttp
   const hostName = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const allowed = new Set(options.allowedHosts ?? (LOOPBACK.includes(hostName) ? LOOPBACK : [...LOOPBACK, hostName]));
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const authorized = bearerCheck(options.authToken);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) return reply(res, 404, 'Not found');
@@ -53,6 +62,10 @@ export async function serveMcpHttp(makeServer: () => McpServer, options: McpHttp
     const origin = req.headers.origin;
     if (origin !== undefined && !hostAllowed(urlHost(origin), allowed)) {
       return reply(res, 403, `Invalid Origin header: ${origin}`);
+    }
+    if (!authorized(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="orchestration-connector"');
+      return reply(res, 401, 'Unauthorized: send the server\'s token as "Authorization: Bearer <token>".');
     }
     const body = req.method === 'POST' ? await readJson(req, maxBody) : undefined;
     if (body instanceof HttpError) return reply(res, body.status, body.message);
@@ -104,6 +117,33 @@ export async function serveMcpHttp(makeServer: () => McpServer, options: McpHttp
         http.closeAllConnections();
       });
     },
+  };
+}
+
+const MIN_TOKEN_LENGTH = 32;
+const TOKEN_CHARS = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Throws `INVALID_INPUT` unless `token` is fit to be an `authToken`. */
+export function checkAuthToken(token: unknown): void {
+  if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) {
+    throw new OrchestrationError(
+      'INVALID_INPUT',
+      `authToken must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then =), ` +
+        "e.g. randomBytes(32).toString('base64url').",
+      { minLength: MIN_TOKEN_LENGTH },
+    );
+  }
+}
+
+/** Whether an `Authorization` header carries the token; compared in constant time. Always true without one. */
+function bearerCheck(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  checkAuthToken(token);
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const expected = digest(token);
+  return (header) => {
+    const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+    return match !== null && timingSafeEqual(digest(match[1]!), expected);
   };
 }
 

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,18 +21,53 @@ async function stdioClient(args: string[]): Promise<Client> {
   return client;
 }
 
-async function startHttp(args: string[] = []): Promise<Started & { url: string }> {
+async function startHttp(args: string[] = [], env: Record<string, string> = {}): Promise<Started & { url: string }> {
   const { command, args: argv } = cliCommand(['--http', '0', ...args]);
-  const started = await startProcess(command, argv, /serving MCP on (http:\S+)/);
+  const started = await startProcess(command, argv, /serving MCP on (http:\S+)/, env);
   processes.push(started);
   return { ...started, url: started.match[1]! };
 }
 
-async function httpClient(url: string): Promise<Client> {
+async function httpClient(url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'test-agent', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   clients.push(client);
   return client;
+}
+
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+};
+
+/** A POST with exactly these headers: node:http, not fetch, since fetch does not let a caller set Host. */
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown = INIT,
+): Promise<{ status: number; session: string | undefined; authenticate: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      },
+      (res) => {
+        res.resume();
+        const session = res.headers['mcp-session-id'];
+        resolve({
+          status: res.statusCode ?? 0,
+          session: typeof session === 'string' ? session : undefined,
+          authenticate: res.headers['www-authenticate'],
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 afterEach(async () => {
@@ -108,36 +145,66 @@ describe('orchestration-connector serve --http', () => {
 
   it('refuses foreign Host and Origin headers (DNS rebinding) and requests without a session', async () => {
     const server = await startHttp();
-    const init = {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-    };
-    // node:http, not fetch: fetch does not let a caller set Host.
-    const post = (headers: Record<string, string>, body: unknown = init) =>
-      new Promise<{ status: number; session: string | undefined }>((resolve, reject) => {
-        const req = request(
-          server.url,
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-          },
-          (res) => {
-            res.resume();
-            const session = res.headers['mcp-session-id'];
-            resolve({ status: res.statusCode ?? 0, session: typeof session === 'string' ? session : undefined });
-          },
-        );
-        req.on('error', reject);
-        req.end(JSON.stringify(body));
-      });
+    const post = (headers: Record<string, string>, body: unknown = INIT) => rawPost(server.url, headers, body);
     expect((await post({ host: 'evil.example:80' })).status).toBe(403);
     expect((await post({ origin: 'http://evil.example' })).status).toBe(403);
     expect((await post({}, { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status).toBe(400);
     const ok = await post({ origin: 'http://localhost:5173' });
     expect(ok.status).toBe(200);
     expect(ok.session).toBeTruthy();
+  });
+
+  it('with ORCHESTRATION_CONNECTOR_TOKEN, answers only requests that carry it as a bearer token', async () => {
+    const token = randomBytes(32).toString('base64url');
+    const server = await startHttp(['--tools', TOOLS_FIXTURE], { ORCHESTRATION_CONNECTOR_TOKEN: token });
+    expect(server.stderr()).toMatch(/bearer token required/);
+    const none = await rawPost(server.url, {});
+    expect(none.status).toBe(401);
+    expect(none.authenticate).toMatch(/^Bearer /);
+    expect(none.session).toBeUndefined();
+    expect((await rawPost(server.url, { authorization: `Bearer ${token}x` })).status).toBe(401);
+    expect((await rawPost(server.url, { authorization: `Basic ${token}` })).status).toBe(401);
+    expect((await rawPost(server.url, { authorization: token })).status).toBe(401);
+    const ok = await rawPost(server.url, { authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    expect(ok.session).toBeTruthy();
+    // A session id alone is not enough: every request needs the token.
+    const tools = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+    expect((await rawPost(server.url, { 'mcp-session-id': ok.session! }, tools)).status).toBe(401);
+
+    // A real MCP client: refused without the token, served with it.
+    await expect(httpClient(server.url)).rejects.toThrow(/401|Unauthorized/);
+    const agent = await httpClient(server.url, { Authorization: `Bearer ${token}` });
+    const created = await call(agent, 'createActor', { id: 'agent_1', name: 'Agent', role: 'agent' });
+    expect(created.isError).toBeFalsy();
+  });
+
+  it('refuses a weak ORCHESTRATION_CONNECTOR_TOKEN before opening anything', () => {
+    const { dir, remove } = tempDir();
+    cleanups.push(remove);
+    const file = join(dir, 'never.db');
+    const weak = cliCommand(['--http', '0', '--store', `sqlite:${file}`]);
+    const run = spawnSync(weak.command, weak.args, {
+      encoding: 'utf8',
+      env: { ...process.env, ORCHESTRATION_CONNECTOR_TOKEN: 'secret' },
+      timeout: 20_000, // a server that starts anyway would never exit
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/ORCHESTRATION_CONNECTOR_TOKEN: authToken must be at least 32 characters/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('serveMcpHttp refuses an authToken that is short, not a token, or not a string with INVALID_INPUT', async () => {
+    const { serveMcpHttp } = await import('../../src/mcp/http.js');
+    const { OrchestrationConnector } = await import('../../src/index.js');
+    const { createMcpServer } = await import('../../src/mcp/index.js');
+    const connector = new OrchestrationConnector();
+    cleanups.push(() => void connector.close());
+    for (const authToken of ['a'.repeat(31), `${'a'.repeat(40)} b`, `${'a'.repeat(40)}\n`, 42 as never]) {
+      await expect(serveMcpHttp(() => createMcpServer(connector), { authToken })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+    }
   });
 
   it('shuts down cleanly on SIGTERM', async () => {
