@@ -33,6 +33,18 @@ async function connect(options: CreateMcpServerOptions = {}): Promise<Client> {
   return c;
 }
 
+/** Proposes, over MCP as `agent`, an email that needs approval; its id. */
+async function proposeEmail(): Promise<string> {
+  const proposed = await call(client, 'proposeAction', {
+    actor_id: 'agent',
+    tool: 'send_email',
+    params: { to: 'b@example.com', subject: 'report' },
+    reason: 'send the report',
+  });
+  expect(proposed.isError).toBeFalsy();
+  return proposed.structuredContent!.id as string;
+}
+
 beforeEach(async () => {
   connector = new OrchestrationConnector({ tools: tools as never });
   await connector.createActor({ id: 'agent', name: 'Agent', role: 'agent' });
@@ -143,13 +155,7 @@ describe('createMcpServer', () => {
   });
 
   it('runs the whole flow: agent proposes over MCP, a human approves, the agent executes', async () => {
-    const proposed = await call(client, 'proposeAction', {
-      actor_id: 'agent',
-      tool: 'send_email',
-      params: { to: 'b@example.com', subject: 'report' },
-      reason: 'send the report',
-    });
-    const id = proposed.structuredContent!.id as string;
+    const id = await proposeEmail();
     const early = await call(client, 'executeAction', { proposal_id: id });
     expect(errorCode(early)).toBe('APPROVAL_REQUIRED');
 
@@ -164,21 +170,9 @@ describe('createMcpServer', () => {
   });
 
   it("a client's cancel, or its going away, ends the server's waitForDecision", async () => {
-    const proposed = await call(client, 'proposeAction', {
-      actor_id: 'agent',
-      tool: 'send_email',
-      params: { to: 'b@example.com', subject: 'report' },
-      reason: 'send the report',
-    });
-    expect(proposed.isError).toBeFalsy();
-    const id = proposed.structuredContent!.id as string;
+    const id = await proposeEmail();
     const idle = connector.listenerCount('audit');
-    const listening = async () => {
-      const deadline = Date.now() + 10_000;
-      while (connector.listenerCount('audit') === idle && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 5));
-      expect(connector.listenerCount('audit')).toBe(idle + 1);
-    };
+    const listening = () => until(() => connector.listenerCount('audit') === idle + 1, 'the server to wait');
 
     // The SDK sends notifications/cancelled when the request's signal aborts.
     const controller = new AbortController();
